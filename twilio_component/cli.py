@@ -1,0 +1,429 @@
+"""The ``twilio-component`` command: send, run, validate, describe, estimate and sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+
+from twilio_component.errors import (
+    ComponentError,
+    ConnectionConfigError,
+    DescriptorError,
+    OutcomeUnknownError,
+    Problem,
+    StepError,
+    TwilioAPIError,
+    TwilioError,
+)
+
+if TYPE_CHECKING:
+    from twilio_component.host import Host
+    from twilio_component.settings import Settings
+
+EXIT_OK = 0
+EXIT_OTHER = 1
+EXIT_INVALID = 2
+EXIT_REFUSED = 3
+EXIT_UNKNOWN = 4
+
+EPILOG = """\
+exit codes:
+  0  done
+  1  anything else (e.g. Twilio could not be reached: nothing was sent)
+  2  bad usage or invalid parameters: nothing was sent
+  3  Twilio refused the request: nothing was sent
+  4  the outcome is unknown: the message may have been sent; it was not retried
+
+environment:
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN   the connection (or TWILIO_API_KEY + TWILIO_API_SECRET)
+  TWILIO_API_BASE_URL                     API root (default https://api.twilio.com)
+  TWILIO_REGION, TWILIO_EDGE              route to https://api.{edge}.{region}.twilio.com
+"""
+
+
+class UsageError(Exception):
+    """Bad command-line usage (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = _Parser(
+        prog="twilio-component",
+        description="Run Twilio's Send SMS as a workflow step, against Twilio or an embedded sandbox.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from twilio_component import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def network_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--sandbox", action="store_true",
+                         help="send to an embedded Twilio sandbox on loopback (no credentials needed; "
+                              "nothing reaches a real phone)")
+        sub.add_argument("--timeout", type=_positive_float, metavar="S",
+                         help="seconds to wait for Twilio's answer (default 30; connect at most 5)")
+        sub.add_argument("--reconcile", action="store_true",
+                         help="when the outcome is unknown, look the message up in Twilio's log "
+                              "and return it if found (never re-sends)")
+
+    send = commands.add_parser(
+        "send", help="send one SMS (runs twilio/v1/sendSMS) and print the output object",
+        description="Send one message and print the output object as JSON.", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    send.add_argument("--to", required=True, metavar="TO", help="recipient, E.164 (+15558675310) or whatsapp:+...")
+    send.add_argument("--from", dest="from_", metavar="FROM", help="sender: E.164, short code, alphanumeric ID or channel address")
+    send.add_argument("--body", metavar="BODY", help="the text, 1 to 1,600 characters")
+    send.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                      help="any other parameter of the action by its descriptor name (repeat for a list)")
+    send.add_argument("--action", default="sendSMS", metavar="ACTION",
+                      help="the twilio/v1 action to run (default sendSMS; sendMessage takes every Twilio option)")
+    network_options(send)
+
+    run = commands.add_parser(
+        "run", help="run a workflow file (tasks in order, ${input} and ${task.field} references)",
+        description="Run a workflow file and print every task's output and the workflow outputs.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("workflow", metavar="WORKFLOW.json")
+    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="a workflow input")
+    network_options(run)
+
+    validate = commands.add_parser("validate", help="check a step or workflow file; sends nothing")
+    validate.add_argument("file", metavar="FILE.json")
+
+    describe = commands.add_parser("describe", help="print the palette entry, the JSON Schemas or the reference page")
+    describe.add_argument("--format", choices=("palette", "jsonschema", "markdown"), default="palette")
+
+    estimate = commands.add_parser("estimate", help="count the SMS segments of a body (GSM-7 or UCS-2)")
+    estimate.add_argument("--body", required=True, metavar="TEXT")
+    estimate.add_argument("--smart-encoding", action="store_true",
+                          help="count as Twilio would with Smart Encoding (look-alikes replaced)")
+
+    sandbox = commands.add_parser(
+        "sandbox", help="serve the Twilio sandbox until interrupted",
+        description="Serve a Twilio-compatible sandbox. Prints one JSON line with base_url, "
+                    "account_sid and auth_token, then serves until interrupted.",
+    )
+    sandbox.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    sandbox.add_argument("--account-sid", metavar="AC…", help="the Account SID to accept (default: random)")
+    sandbox.add_argument("--auth-token", metavar="TOKEN", help="the Auth Token to accept (default: random)")
+    sandbox.add_argument("--number", action="append", default=[], metavar="E164",
+                         help="another sender number of the sandbox (+15005550006 always is one)")
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 3600 seconds")
+    return value
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+class Console:
+    """Writes results to stdout and problems to stderr, never letting a secret through."""
+
+    def __init__(self, out: TextIO, err: TextIO, secrets: Sequence[str] = ()) -> None:
+        self.out = out
+        self.err = err
+        self.secrets = [s for s in secrets if s]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret masked."""
+        for secret in self.secrets:
+            text = text.replace(secret, "********")
+        return text
+
+    def result(self, data: Any) -> None:
+        """Print a JSON result on stdout."""
+        self.out.write(self.redact(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
+
+    def problem(self, line: str) -> None:
+        """Print one line on stderr."""
+        self.err.write(self.redact(line) + "\n")
+
+
+def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    sid = environ.get("TWILIO_ACCOUNT_SID", "")
+    token = environ.get("TWILIO_AUTH_TOKEN", "")
+    key, secret = environ.get("TWILIO_API_KEY", ""), environ.get("TWILIO_API_SECRET", "")
+    if not token and key and secret:
+        return {"authorization": "api_key", "accountSid": sid, "apiKeySid": key, "apiKeySecret": secret}
+    problems = []
+    if not sid:
+        problems.append(Problem("TWILIO_ACCOUNT_SID", "is not set (or use --sandbox)"))
+    if not token:
+        problems.append(Problem("TWILIO_AUTH_TOKEN", "is not set (or TWILIO_API_KEY and TWILIO_API_SECRET; or use --sandbox)"))
+    if problems:
+        raise ConnectionConfigError(problems)
+    return {"username": sid, "password": token}
+
+
+@contextmanager
+def _target(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> Iterator[tuple[Host, dict[str, str]]]:
+    """The host and connection to use: the embedded sandbox, or Twilio from the environment."""
+    from twilio_component.host import Host
+    from twilio_component.settings import Settings
+
+    settings = Settings(environ=environ, reconcile=args.reconcile)
+    if args.timeout is not None:
+        settings = replace(settings, read_timeout=args.timeout, connect_timeout=min(5.0, args.timeout))
+    if not args.sandbox:
+        connection = _connection_from_environment(environ)
+        console.secrets.extend(v for k, v in connection.items() if k in ("password", "apiKeySecret"))
+        with Host.load(settings) as host:
+            yield host, connection
+        return
+    from twilio_component.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        console.secrets.append(sandbox.auth_token)
+        console.problem(
+            f"sandbox: using the embedded Twilio sandbox at {sandbox.base_url}; "
+            "nothing reached a real phone."
+        )
+        with Host.load(replace(settings, base_url=sandbox.base_url)) as host:
+            yield host, dict(sandbox.connection)
+
+
+def _parameter_value(host: Host, action_type: str, name: str, text: str) -> Any:
+    for component in host.components:
+        for action in component.descriptor.actions:
+            if f"{component.descriptor.type}/{action.name}" != action_type:
+                continue
+            for prop in action.properties:
+                if prop.name == name:
+                    return _convert(prop.type, text)
+    return text
+
+
+def _convert(kind: str, text: str) -> Any:
+    if kind == "INTEGER":
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if kind == "BOOLEAN":
+        lowered = text.strip().lower()
+        return {"true": True, "false": False}.get(lowered, text)
+    if kind == "OBJECT":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _pairs(items: Sequence[str], flag: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
+        pairs.append((name.strip(), value))
+    return pairs
+
+
+def _read_json(path: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def _send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    step_type = f"twilio/v1/{args.action}"
+    with _target(args, console, environ) as (host, connection):
+        parameters: dict[str, Any] = {"To": args.to}
+        if args.from_ is not None:
+            parameters["From"] = args.from_
+        if args.body is not None:
+            parameters["Body"] = args.body
+        for name, text in _pairs(args.param, "--param"):
+            value = _parameter_value(host, step_type, name, text)
+            if name in parameters and _is_list(host, step_type, name):
+                parameters[name].append(value)
+            elif _is_list(host, step_type, name):
+                parameters[name] = [value]
+            else:
+                parameters[name] = value
+        output = host.execute({"type": step_type, "parameters": parameters}, connection=connection)
+    console.result(output)
+    return EXIT_OK
+
+
+def _is_list(host: Host, step_type: str, name: str) -> bool:
+    for component in host.components:
+        for action in component.descriptor.actions:
+            if f"{component.descriptor.type}/{action.name}" == step_type:
+                return any(p.name == name and p.type == "ARRAY" for p in action.properties)
+    return False
+
+
+def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    from twilio_component.workflow import WorkflowFailed, is_workflow, run_workflow, workflow_problems
+
+    document = _read_json(args.workflow)
+    inputs = dict(_pairs(args.input, "--input"))
+    with _target(args, console, environ) as (host, connection):
+        if not is_workflow(document):
+            document = {"tasks": [{"name": document.get("name", "step"), **document}]} if isinstance(document, dict) else document
+        problems = workflow_problems(document, host.step_types)
+        if problems:
+            raise StepError("\n".join(str(p) for p in problems))
+        try:
+            run = run_workflow(document, inputs, lambda step: host.execute(step, connection=connection))
+        except WorkflowFailed as failure:
+            console.result(failure.run.as_json())
+            console.problem(f"task {failure.task!r} failed; the tasks before it finished (printed above).")
+            raise failure.error from None
+    console.result(run.as_json())
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    from twilio_component.host import Host
+    from twilio_component.workflow import is_workflow, workflow_problems, _references
+
+    document = _read_json(args.file)
+    host = Host.load()
+    problems: list[Problem] = []
+    if is_workflow(document):
+        problems = workflow_problems(document, host.step_types)
+        if not problems:
+            for index, task in enumerate(document["tasks"]):
+                literal = {k: v for k, v in task.get("parameters", {}).items() if not _references(v)}
+                for p in host.check_step({**task, "parameters": literal}):
+                    if p.reason == "is required" and p.path in task.get("parameters", {}):
+                        continue
+                    problems.append(Problem(f"tasks[{index}].parameters.{p.path}", p.reason))
+    else:
+        problems = host.check_step(document)
+    for problem in problems:
+        console.problem(str(problem))
+    if problems:
+        return EXIT_INVALID
+    console.problem(f"{args.file}: valid")
+    return EXIT_OK
+
+
+def _describe(args: argparse.Namespace, console: Console) -> int:
+    from twilio_component import describe
+
+    document = describe.render(args.format)
+    if isinstance(document, str):
+        console.out.write(document)
+    else:
+        console.result(document)
+    return EXIT_OK
+
+
+def _estimate(args: argparse.Namespace, console: Console) -> int:
+    from twilio_component.twilio.segments import estimate
+
+    console.result(estimate(args.body, smart_encoding=args.smart_encoding))
+    return EXIT_OK
+
+
+def _sandbox(args: argparse.Namespace, console: Console) -> int:
+    from twilio_component.sandbox import Sandbox
+    from twilio_component.twilio.endpoint import is_loopback
+
+    if not is_loopback(args.host):
+        raise UsageError(f"--host {args.host!r}: the sandbox only listens on loopback (127.0.0.1, ::1)")
+    sandbox = Sandbox(host=args.host, port=args.port, account_sid=args.account_sid,
+                      auth_token=args.auth_token, numbers=args.number)
+    sandbox.start()
+    console.out.write(json.dumps({"base_url": sandbox.base_url, "account_sid": sandbox.account_sid,
+                                  "auth_token": sandbox.auth_token}) + "\n")
+    console.out.flush()
+    try:
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+    return EXIT_OK
+
+
+def exit_code(error: BaseException) -> int:
+    """The documented exit code for an error."""
+    if isinstance(error, OutcomeUnknownError):
+        return EXIT_UNKNOWN
+    if isinstance(error, TwilioAPIError):
+        return EXIT_REFUSED
+    if isinstance(error, (StepError, ConnectionConfigError, UsageError)):
+        return EXIT_INVALID
+    return EXIT_OTHER
+
+
+def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
+         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command line; return the exit code."""
+    env = os.environ if environ is None else environ
+    console = Console(stdout or sys.stdout, stderr or sys.stderr,
+                      [env.get("TWILIO_AUTH_TOKEN", ""), env.get("TWILIO_API_SECRET", "")])
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "send":
+            return _send(args, console, env)
+        if args.command == "run":
+            return _run(args, console, env)
+        if args.command == "validate":
+            return _validate(args, console)
+        if args.command == "describe":
+            return _describe(args, console)
+        if args.command == "estimate":
+            return _estimate(args, console)
+        return _sandbox(args, console)
+    except (ComponentError, UsageError) as error:
+        _report(error, console)
+        return exit_code(error)
+    except Exception as error:  # a bug: say what, never a traceback that could carry secrets
+        console.problem(f"error: unexpected {type(error).__name__}: {error}")
+        return EXIT_OTHER
+
+
+def _report(error: BaseException, console: Console) -> None:
+    problems = getattr(error, "problems", None)
+    if problems:
+        for problem in problems:
+            console.problem(str(problem))
+        console.problem(f"nothing was sent ({len(problems)} problem(s)).")
+        return
+    label = "error"
+    if isinstance(error, TwilioAPIError) and error.code is not None:
+        label = f"error {error.code}"
+    elif isinstance(error, DescriptorError | TwilioError | StepError):
+        label = "error"
+    for line in str(error).splitlines() or [type(error).__name__]:
+        console.problem(f"{label}: {line}" if line == str(error).splitlines()[0] else line)

@@ -1,0 +1,92 @@
+"""What a plugin registers: a descriptor with a handler per action, and what a handler receives."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from twilio_component.descriptor import Action, Descriptor
+from twilio_component.settings import Settings
+from twilio_component.validation import RuleCheck
+
+T = TypeVar("T")
+
+
+class Connection:
+    """Validated connection values; secrets are kept out of ``repr`` and ``str``."""
+
+    __slots__ = ("_secrets", "_values", "authorization")
+
+    def __init__(self, authorization: str, values: Mapping[str, Any], secrets: frozenset[str]) -> None:
+        self.authorization = authorization
+        self._values = dict(values)
+        self._secrets = secrets
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of ``name``, or ``default``."""
+        return self._values.get(name, default)
+
+    def __repr__(self) -> str:
+        shown = {k: ("********" if k in self._secrets else v) for k, v in self._values.items()}
+        return f"Connection({self.authorization!r}, {shown!r})"
+
+    __str__ = __repr__
+
+
+class Runtime:
+    """What a Host shares with the handlers it runs: settings and long-lived resources."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._shared: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        """The resource stored under ``key``, made once by ``factory`` (thread-safe)."""
+        try:
+            return self._shared[key]  # type: ignore[no-any-return]
+        except KeyError:
+            with self._lock:
+                if key not in self._shared:
+                    self._shared[key] = factory()
+                return self._shared[key]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Close every shared resource that can be closed."""
+        with self._lock:
+            for resource in self._shared.values():
+                close = getattr(resource, "close", None)
+                if callable(close):
+                    close()
+            self._shared.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One run of an action: validated parameters, the connection, and the host's runtime."""
+
+    action: Action
+    parameters: Mapping[str, Any]
+    connection: Connection
+    runtime: Runtime
+
+
+class Handler(Protocol):
+    """Runs an action and returns its output object."""
+
+    def __call__(self, invocation: Invocation, /) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A component as registered with the host: its descriptor and what runs each action."""
+
+    descriptor: Descriptor
+    handlers: Mapping[str, Handler]
+    #: Implementations of the descriptor's code-level rules, by rule name.
+    rules: Mapping[str, RuleCheck] = field(default_factory=dict)

@@ -1,0 +1,176 @@
+"""Loads a component descriptor (component.yaml) and checks it against its meta-schema."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import jsonschema
+import yaml
+
+from twilio_component.errors import DescriptorError, Problem
+from twilio_component.resources import read_text
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Property:
+    """One parameter of an action or a connection, as the descriptor declares it."""
+
+    name: str
+    label: str
+    type: str
+    description: str
+    required: bool
+    secret: bool
+    raw: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    """One way to authenticate a connection (e.g. basic_auth) and its properties."""
+
+    name: str
+    title: str
+    properties: tuple[Property, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action of a component: its parameters, cross-parameter rules and output shape."""
+
+    name: str
+    title: str
+    description: str
+    properties: tuple[Property, ...]
+    rules: tuple[Mapping[str, Any], ...]
+    output: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    """A validated component descriptor."""
+
+    name: str
+    version: int
+    title: str
+    description: str
+    icon: str
+    categories: tuple[Mapping[str, str], ...]
+    connection_version: int
+    authorizations: tuple[Authorization, ...]
+    actions: tuple[Action, ...]
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def type(self) -> str:
+        """The component's type as steps name it, e.g. ``twilio/v1``."""
+        return f"{self.name}/v{self.version}"
+
+    def action(self, name: str) -> Action:
+        """The action called ``name``; KeyError if there is none."""
+        for action in self.actions:
+            if action.name == name:
+                return action
+        raise KeyError(name)
+
+
+@cache
+def meta_schema_validator() -> jsonschema.protocols.Validator:
+    """The compiled validator of schemas/component.schema.json."""
+    schema = json.loads(read_text("schemas/component.schema.json"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def parse_descriptor(data: object, *, source: str = "component descriptor") -> Descriptor:
+    """Validate descriptor data against the meta-schema and build a Descriptor."""
+    problems = [
+        Problem(error.json_path, _describe(error))
+        for error in sorted(meta_schema_validator().iter_errors(data), key=lambda e: e.json_path)
+    ]
+    if problems:
+        raise DescriptorError(problems, subject=source)
+    assert isinstance(data, Mapping)
+    _check_unique_names(data, source)
+    return Descriptor(
+        name=data["name"],
+        version=data["version"],
+        title=data["title"],
+        description=data["description"],
+        icon=data["icon"],
+        categories=tuple(data["categories"]),
+        connection_version=data["connection"]["version"],
+        authorizations=tuple(
+            Authorization(a["name"], a["title"], _properties(a["properties"]))
+            for a in data["connection"]["authorizations"]
+        ),
+        actions=tuple(
+            Action(
+                name=a["name"],
+                title=a["title"],
+                description=a["description"],
+                properties=_properties(a["properties"]),
+                rules=tuple(a.get("rules", ())),
+                output=a["output"],
+            )
+            for a in data["actions"]
+        ),
+        raw=data,
+    )
+
+
+def load_descriptor(text: str, *, source: str = "component.yaml") -> Descriptor:
+    """Parse YAML text and validate it as a component descriptor."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "$"
+        raise DescriptorError([Problem(where, f"not valid YAML: {exc}")], subject=source) from None
+    return parse_descriptor(data, source=source)
+
+
+def _properties(items: Sequence[Mapping[str, Any]]) -> tuple[Property, ...]:
+    return tuple(
+        Property(
+            name=p["name"],
+            label=p["label"],
+            type=p["type"],
+            description=p["description"],
+            required=bool(p.get("required", False)),
+            secret=bool(p.get("secret", False)),
+            raw=p,
+        )
+        for p in items
+    )
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    message = error.message
+    return message if len(message) <= 200 else message[:197] + "..."
+
+
+def _check_unique_names(data: Mapping[str, Any], source: str) -> None:
+    problems: list[Problem] = []
+
+    def unique(items: Sequence[Mapping[str, Any]], path: str) -> None:
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            if item["name"] in seen:
+                problems.append(Problem(f"{path}[{index}].name", f"duplicate name {item['name']!r}"))
+            seen.add(item["name"])
+
+    unique(data["actions"], "$.actions")
+    unique(data["connection"]["authorizations"], "$.connection.authorizations")
+    for i, action in enumerate(data["actions"]):
+        unique(action["properties"], f"$.actions[{i}].properties")
+        unique(action["output"]["properties"], f"$.actions[{i}].output.properties")
+    for i, auth in enumerate(data["connection"]["authorizations"]):
+        unique(auth["properties"], f"$.connection.authorizations[{i}].properties")
+    if problems:
+        raise DescriptorError(problems, subject=source)

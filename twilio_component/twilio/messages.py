@@ -1,0 +1,66 @@
+"""The send actions (sendSMS, sendMessage): parameters to Twilio's form, Twilio's answer to output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from twilio_component.component import Connection, Invocation
+from twilio_component.descriptor import Action
+from twilio_component.twilio.client import Credentials, TwilioClient
+from twilio_component.twilio.output import Convert, output_plan, to_output
+
+
+def encode_form(action: Action, parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Twilio's form fields, in descriptor order: lists repeated, booleans true/false, absent left out."""
+    form: list[tuple[str, str]] = []
+    for prop in action.properties:
+        value = parameters.get(prop.name)
+        if value is None:
+            continue
+        if prop.type == "ARRAY":
+            form.extend((prop.name, _scalar(item)) for item in value)
+        elif prop.type == "OBJECT":
+            form.append((prop.name, value if isinstance(value, str) else json.dumps(value)))
+        elif prop.type == "DATE_TIME":
+            form.append((prop.name, utc_timestamp(value)))
+            if prop.name == "SendAt":
+                form.append(("ScheduleType", "fixed"))
+        else:
+            form.append((prop.name, _scalar(value)))
+    return form
+
+
+def utc_timestamp(value: str) -> str:
+    """An ISO 8601 date-time with a zone, as Twilio wants it: ``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def credentials(connection: Connection) -> Credentials:
+    """The account and Basic auth pair of a connection, by its authorization."""
+    if connection.authorization == "api_key":
+        return Credentials(
+            connection["accountSid"], connection["apiKeySid"], connection["apiKeySecret"]
+        )
+    return Credentials(connection["username"], connection["username"], connection["password"])
+
+
+def send_message(invocation: Invocation) -> dict[str, Any]:
+    """Create one message and return the documented output object."""
+    runtime = invocation.runtime
+    client = runtime.shared("twilio.client", lambda: TwilioClient(runtime.settings))
+    plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
+        f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
+    )
+    form = encode_form(invocation.action, invocation.parameters)
+    resource = client.create_message(credentials(invocation.connection), form)
+    return to_output(resource, plan)

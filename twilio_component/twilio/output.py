@@ -1,0 +1,93 @@
+"""Maps Twilio's Message JSON to the documented output object, driven by the descriptor's output."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from email.utils import parsedate_tz
+from typing import Any
+
+from twilio_component.twilio.currencies import currency
+
+Convert = Callable[[Any], Any]
+
+
+def date_time(value: object) -> dict[str, str] | None:
+    """An RFC 2822 date as ``{"dateTime": local date and time, "zoneId": "Z" or "+HH:MM"}``."""
+    if not isinstance(value, str):
+        return None
+    parsed = parsedate_tz(value)
+    if parsed is None:
+        return None
+    year, month, day, hour, minute, second = parsed[:6]
+    try:
+        stamp = datetime(year, month, day, hour, minute, second)  # validates the fields
+    except ValueError:
+        return None
+    offset = parsed[9] or 0
+    if offset == 0:
+        zone = "Z"
+    else:
+        sign = "+" if offset > 0 else "-"
+        hours, minutes = divmod(abs(offset) // 60, 60)
+        zone = f"{sign}{hours:02d}:{minutes:02d}"
+    return {"dateTime": stamp.strftime("%Y-%m-%dT%H:%M:%S"), "zoneId": zone}
+
+
+def phone_number(value: object) -> dict[str, str] | None:
+    """A sender as ``{"rawNumber": ...}``, or None when Twilio gives none."""
+    return None if value is None else {"rawNumber": str(value)}
+
+
+def _string(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _integer(value: object) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _object_of_strings(value: object) -> dict[str, str] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k): str(v) for k, v in value.items() if v is not None}
+
+
+_SHAPES: dict[str, Convert] = {
+    "phone_number": phone_number,
+    "date_time": date_time,
+    "currency": currency,
+}
+_TYPES: dict[str, Convert] = {
+    "STRING": _string,
+    "INTEGER": _integer,
+    "OBJECT": _object_of_strings,
+}
+
+
+def output_plan(output_spec: Mapping[str, Any]) -> tuple[tuple[str, str, Convert], ...]:
+    """(output key, Twilio key, converter) for every output property, in the documented order."""
+    steps = []
+    for prop in output_spec["properties"]:
+        shape = prop.get("shape")
+        convert = _SHAPES[shape] if shape else _TYPES[prop["type"]]
+        steps.append((prop["name"], prop.get("source", prop["name"]), convert))
+    return tuple(steps)
+
+
+def to_output(
+    resource: Mapping[str, Any], plan: Sequence[tuple[str, str, Convert]]
+) -> dict[str, Any]:
+    """The output object for one Message resource, every key present, nulls kept."""
+    return {key: convert(resource.get(source)) for key, source, convert in plan}

@@ -1,0 +1,20 @@
+"""Registers the Twilio component with the host, through the same hook any plugin uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twilio_component.component import Component
+from twilio_component.descriptor import load_descriptor
+from twilio_component.hookspecs import hookimpl
+from twilio_component.resources import read_text
+from twilio_component.twilio.messages import send_message
+
+
+@hookimpl
+def register_components(register: Callable[[Component], None]) -> None:
+    """Register the ``twilio/v1`` component described by component.yaml."""
+    descriptor = load_descriptor(read_text("component.yaml"))
+    register(
+        Component(descriptor, handlers={action.name: send_message for action in descriptor.actions})
+    )

@@ -1,0 +1,203 @@
+"""Compiled validators for step parameters and connections, reporting every problem by name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+
+from twilio_component.descriptor import Property
+from twilio_component.errors import Problem
+
+#: Checks across parameters that JSON Schema cannot say, by rule name:
+#: (parameters, rule) -> problems. Components add theirs through the host.
+RuleCheck = Callable[[Mapping[str, Any], Mapping[str, Any]], list[Problem]]
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+
+def _is_url(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return "T" in value.upper() and parsed.tzinfo is not None
+
+
+def format_checker() -> FormatChecker:
+    """The formats our schemas use, checked without optional third-party packages."""
+    checker = FormatChecker(formats=())
+    checker.checks("uri")(_is_url)
+    checker.checks("date-time")(_is_date_time)
+    return checker
+
+
+def json_type(value: object) -> str:
+    """The JSON type name of a Python value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return type(value).__name__
+
+
+class ObjectValidator:
+    """Validates one object (a step's parameters or a connection) against a compiled schema."""
+
+    def __init__(
+        self,
+        schema: Mapping[str, Any],
+        properties: Sequence[Property],
+        *,
+        owner: str,
+        show_values: bool = True,
+        checks: Sequence[tuple[Mapping[str, Any], RuleCheck]] = (),
+    ) -> None:
+        Draft202012Validator.check_schema(schema)
+        self.schema = schema
+        self._validator = Draft202012Validator(schema, format_checker=format_checker())
+        self._properties = {p.name: p for p in properties}
+        self._owner = owner
+        self._show_values = show_values
+        self._checks = tuple(checks)
+
+    def problems(self, instance: object) -> list[Problem]:
+        """Every problem with ``instance``, in parameter order, each with its name and reason."""
+        if not isinstance(instance, Mapping):
+            return [Problem("", f"{self._owner} must be an object, not {json_type(instance)}")]
+        found: list[Problem] = []
+        for error in self._validator.iter_errors(instance):
+            found.extend(self._explain(error, instance))
+        if not found:
+            for rule, check in self._checks:
+                found.extend(check(instance, rule))
+        order = {name: i for i, name in enumerate(self._properties)}
+        found.sort(key=lambda p: (order.get(p.path.split("[")[0], len(order)), p.path))
+        return _unique(found)
+
+    def _explain(self, error: ValidationError, instance: Mapping[str, Any]) -> list[Problem]:
+        path = list(error.absolute_path)
+        keyword = str(error.validator)
+        if not path:
+            return self._explain_root(error, instance, keyword)
+        name = str(path[0])
+        where = name + "".join(f"[{p}]" for p in path[1:])
+        prop = self._properties.get(name)
+        spec: Mapping[str, Any] = prop.raw if prop else {}
+        custom = spec.get("messages", {}).get(keyword)
+        value = error.instance
+        shown = self._show(prop, value)
+        if custom:
+            return [Problem(where, f"{shown} {custom}" if shown else custom)]
+        return [Problem(where, _generic_reason(keyword, error, value, shown))]
+
+    def _explain_root(
+        self, error: ValidationError, instance: Mapping[str, Any], keyword: str
+    ) -> list[Problem]:
+        if keyword == "required":
+            missing = [n for n in error.validator_value if n not in instance]
+            return [Problem(n, "is required") for n in missing]
+        if keyword == "additionalProperties":
+            known = ", ".join(self._properties) or "none"
+            return [
+                Problem(str(n), f"is not a parameter of {self._owner} (known: {known})")
+                for n in instance
+                if n not in self._properties
+            ]
+        if keyword == "dependentRequired":
+            reason = error.schema.get("description") or error.message
+            missing = [
+                need
+                for when, needs in error.validator_value.items()
+                if when in instance
+                for need in needs
+                if need not in instance
+            ]
+            return [Problem(n, reason) for n in missing] or [Problem("", reason)]
+        if keyword == "anyOf":
+            names = [s["required"][0] for s in error.validator_value]
+            reason = error.schema.get("description") or f"one of {', '.join(names)} is required"
+            return [Problem(names[0], reason)]
+        return [Problem("", error.message)]
+
+    def _show(self, prop: Property | None, value: object) -> str:
+        if not self._show_values or (prop is not None and prop.secret):
+            return ""
+        text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _generic_reason(keyword: str, error: ValidationError, value: object, shown: str) -> str:
+    limit = error.validator_value
+    subject = f"{shown} " if shown else ""
+    if keyword == "type":
+        wanted = limit if isinstance(limit, list) else [limit]
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return f"must be {names}, not {json_type(value)}"
+    if keyword == "minLength":
+        if limit == 1:
+            return "must not be empty"
+        return f"is {len(value)} characters long; at least {limit} are needed"  # type: ignore[arg-type]
+    if keyword == "maxLength":
+        return f"is {len(value)} characters long; at most {limit} are allowed"  # type: ignore[arg-type]
+    if keyword == "minimum":
+        return f"{subject}is too small; the least allowed is {limit}"
+    if keyword == "maximum":
+        return f"{subject}is too large; the most allowed is {limit}"
+    if keyword == "maxItems":
+        return f"has {len(value)} items; at most {limit} are allowed"  # type: ignore[arg-type]
+    if keyword == "minItems":
+        return f"has {len(value)} items; at least {limit} are needed"  # type: ignore[arg-type]
+    if keyword == "enum":
+        return f"{subject}is not one of: {', '.join(map(str, limit))}"
+    if keyword == "pattern":
+        return f"{subject}does not match the pattern {limit}"
+    if keyword == "format" and limit == "uri":
+        return f"{subject}is not an http or https URL"
+    if keyword == "format" and limit == "date-time":
+        return f"{subject}is not an ISO 8601 date and time with a zone (e.g. 2030-01-31T12:00:00Z)"
+    return f"{subject}is not valid ({keyword}: {limit})"
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    seen: set[Problem] = set()
+    result = []
+    for problem in problems:
+        if problem not in seen:
+            seen.add(problem)
+            result.append(problem)
+    return result
+
+
+__all__ = ["ObjectValidator", "RuleCheck", "format_checker", "json_type"]

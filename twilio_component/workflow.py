@@ -1,0 +1,198 @@
+"""Runs a workflow file: inputs, tasks in order with ``${...}`` references, and outputs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from twilio_component.errors import ComponentError, Problem, StepError
+
+_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$")
+
+Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class WorkflowRun:
+    """What a workflow produced so far: each finished task's output, then the workflow outputs."""
+
+    tasks: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """The run as printed by ``twilio-component run``."""
+        return {"tasks": self.tasks, "outputs": self.outputs}
+
+
+class WorkflowFailed(ComponentError):
+    """A task failed; ``run`` holds the outputs of the tasks that finished before it."""
+
+    def __init__(self, task: str, error: ComponentError, run: WorkflowRun) -> None:
+        self.task = task
+        self.error = error
+        self.run = run
+        self.may_have_sent = error.may_have_sent or bool(run.tasks)
+        super().__init__(f"task {task!r} failed: {error}")
+
+
+def is_workflow(document: object) -> bool:
+    """Whether a parsed file is a workflow (it has tasks) rather than a single step."""
+    return isinstance(document, Mapping) and "tasks" in document
+
+
+def workflow_problems(document: object, known_types: tuple[str, ...]) -> list[Problem]:
+    """Structural problems of a workflow: shape, names, types and references (sends nothing)."""
+    if not isinstance(document, Mapping):
+        return [Problem("", "a workflow must be an object with 'tasks'")]
+    problems: list[Problem] = []
+    tasks = document.get("tasks")
+    if not isinstance(tasks, list) or not tasks:
+        return [Problem("tasks", "must be a non-empty list of steps")]
+    names: set[str] = set(_input_names(document, problems))
+    for index, task in enumerate(tasks):
+        where = f"tasks[{index}]"
+        if not isinstance(task, Mapping):
+            problems.append(Problem(where, "must be an object"))
+            continue
+        name = task.get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            problems.append(Problem(f"{where}.name", "must be a name of letters, digits and _"))
+            continue
+        if name in names:
+            problems.append(Problem(f"{where}.name", f"{name!r} is already an input or task name"))
+        step_type = task.get("type")
+        if step_type not in known_types:
+            hint = "branching, loops and formulas are not supported; " if _is_flow(step_type) else ""
+            problems.append(
+                Problem(f"{where}.type", f"{step_type!r} is not a step type here ({hint}"
+                        f"available: {', '.join(known_types)})")
+            )
+        for ref in _references(task.get("parameters", {})):
+            problems.extend(_reference_problems(ref, names, f"{where}.parameters"))
+        names.add(name)
+    for index, out in enumerate(_outputs(document)):
+        for ref in _references(out.get("value")):
+            problems.extend(_reference_problems(ref, names, f"outputs[{index}].value"))
+    return problems
+
+
+def run_workflow(document: Mapping[str, Any], inputs: Mapping[str, Any], execute: Execute) -> WorkflowRun:
+    """Run every task in order; raise WorkflowFailed (with what finished) if one fails."""
+    problems: list[Problem] = []
+    declared = _input_names(document, problems)
+    values: dict[str, Any] = {}
+    for spec in document.get("inputs", []) or []:
+        name = spec["name"]
+        if name in inputs:
+            values[name] = inputs[name]
+        elif "defaultValue" in spec:
+            values[name] = spec["defaultValue"]
+        elif spec.get("required", False):
+            problems.append(Problem(f"inputs.{name}", "is required; pass it with --input NAME=VALUE"))
+    for name in inputs:
+        if name not in declared:
+            problems.append(Problem(f"inputs.{name}", f"is not an input of this workflow (known: {', '.join(declared) or 'none'})"))
+    if problems:
+        raise StepError("; ".join(str(p) for p in problems))
+    run = WorkflowRun()
+    scope: dict[str, Any] = dict(values)
+    for task in document["tasks"]:
+        step = {**task, "parameters": resolve(task.get("parameters", {}), scope)}
+        try:
+            output = execute(step)
+        except ComponentError as error:
+            raise WorkflowFailed(task["name"], error, run) from None
+        run.tasks[task["name"]] = output
+        scope[task["name"]] = output
+    for out in _outputs(document):
+        run.outputs[out["name"]] = resolve(out.get("value"), scope)
+    return run
+
+
+def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
+    """``value`` with every ``${name.field}`` replaced from ``scope``.
+
+    A string that is exactly one reference takes the referenced value as it is (an object stays an
+    object); references inside longer text are replaced by their text.
+    """
+    if isinstance(value, str):
+        whole = _REFERENCE.fullmatch(value)
+        if whole:
+            return _lookup(whole.group(1).strip(), scope)
+        return _REFERENCE.sub(lambda m: _text(_lookup(m.group(1).strip(), scope)), value)
+    if isinstance(value, list):
+        return [resolve(item, scope) for item in value]
+    if isinstance(value, Mapping):
+        return {k: resolve(v, scope) for k, v in value.items()}
+    return value
+
+
+def _lookup(path: str, scope: Mapping[str, Any]) -> Any:
+    if not _PATH.fullmatch(path):
+        raise StepError(f"${{{path}}} is not a reference (formulas are not supported; use ${{task.field}})")
+    head, *rest = path.split(".")
+    if head not in scope:
+        raise StepError(f"${{{path}}} refers to {head!r}, which is no input or earlier task")
+    current: Any = scope[head]
+    for index, part in enumerate(rest):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            so_far = ".".join([head, *rest[:index]])
+            raise StepError(f"${{{path}}}: {so_far} has no field {part!r}")
+    return current
+
+
+def _text(value: Any) -> str:
+    import json
+
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _references(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [m.group(1).strip() for m in _REFERENCE.finditer(value)]
+    if isinstance(value, list):
+        return [r for item in value for r in _references(item)]
+    if isinstance(value, Mapping):
+        return [r for item in value.values() for r in _references(item)]
+    return []
+
+
+def _reference_problems(ref: str, names: set[str], where: str) -> list[Problem]:
+    if not _PATH.fullmatch(ref):
+        return [Problem(where, f"${{{ref}}} is not a reference (formulas are not supported)")]
+    head = ref.split(".")[0]
+    if head not in names:
+        return [Problem(where, f"${{{ref}}} refers to {head!r}, which is no input or earlier task")]
+    return []
+
+
+def _input_names(document: Mapping[str, Any], problems: list[Problem]) -> list[str]:
+    names = []
+    for index, spec in enumerate(document.get("inputs", []) or []):
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
+            problems.append(Problem(f"inputs[{index}]", "must be an object with a 'name'"))
+            continue
+        names.append(spec["name"])
+    return names
+
+
+def _outputs(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    outputs = document.get("outputs", []) or []
+    return [o for o in outputs if isinstance(o, Mapping) and isinstance(o.get("name"), str)]
+
+
+def _is_flow(step_type: object) -> bool:
+    return isinstance(step_type, str) and step_type.split("/")[0] in {
+        "condition", "branch", "loop", "each", "parallel", "map", "switch", "subflow",
+    }
