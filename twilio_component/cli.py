@@ -25,7 +25,6 @@ from twilio_component.errors import (
 
 if TYPE_CHECKING:
     from twilio_component.host import Host
-    from twilio_component.settings import Settings
 
 EXIT_OK = 0
 EXIT_OTHER = 1
@@ -62,70 +61,125 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(
         prog="twilio-component",
-        description="Run Twilio's Send SMS as a workflow step, against Twilio or an embedded sandbox.",
+        description="Run Twilio's Send SMS as a workflow step, on Twilio or an embedded sandbox.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from twilio_component import __version__
 
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     def network_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--sandbox", action="store_true",
-                         help="send to an embedded Twilio sandbox on loopback (no credentials needed; "
-                              "nothing reaches a real phone)")
-        sub.add_argument("--timeout", type=_positive_float, metavar="S",
-                         help="seconds to wait for Twilio's answer (default 30; connect at most 5)")
-        sub.add_argument("--reconcile", action="store_true",
-                         help="when the outcome is unknown, look the message up in Twilio's log "
-                              "and return it if found (never re-sends)")
+        sub.add_argument(
+            "--sandbox",
+            action="store_true",
+            help="send to an embedded Twilio sandbox on loopback (no credentials needed; "
+            "nothing reaches a real phone)",
+        )
+        sub.add_argument(
+            "--timeout",
+            type=_positive_float,
+            metavar="S",
+            help="seconds to wait for Twilio's answer (default 30; connect at most 5)",
+        )
+        sub.add_argument(
+            "--reconcile",
+            action="store_true",
+            help="when the outcome is unknown, look the message up in Twilio's log "
+            "and return it if found (never re-sends)",
+        )
 
     send = commands.add_parser(
-        "send", help="send one SMS (runs twilio/v1/sendSMS) and print the output object",
-        description="Send one message and print the output object as JSON.", epilog=EPILOG,
+        "send",
+        help="send one SMS (runs twilio/v1/sendSMS) and print the output object",
+        description="Send one message and print the output object as JSON.",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    send.add_argument("--to", required=True, metavar="TO", help="recipient, E.164 (+15558675310) or whatsapp:+...")
-    send.add_argument("--from", dest="from_", metavar="FROM", help="sender: E.164, short code, alphanumeric ID or channel address")
+    send.add_argument(
+        "--to", required=True, metavar="TO", help="recipient, E.164 (+15558675310) or whatsapp:+..."
+    )
+    send.add_argument(
+        "--from",
+        dest="from_",
+        metavar="FROM",
+        help="sender: E.164, short code, alphanumeric ID or channel address",
+    )
     send.add_argument("--body", metavar="BODY", help="the text, 1 to 1,600 characters")
-    send.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                      help="any other parameter of the action by its descriptor name (repeat for a list)")
-    send.add_argument("--action", default="sendSMS", metavar="ACTION",
-                      help="the twilio/v1 action to run (default sendSMS; sendMessage takes every Twilio option)")
+    send.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other parameter of the action by its descriptor name (repeat for a list)",
+    )
+    send.add_argument(
+        "--action",
+        default="sendSMS",
+        metavar="ACTION",
+        help="the twilio/v1 action to run (default sendSMS; sendMessage takes every Twilio option)",
+    )
     network_options(send)
 
     run = commands.add_parser(
-        "run", help="run a workflow file (tasks in order, ${input} and ${task.field} references)",
+        "run",
+        help="run a workflow file (tasks in order, ${input} and ${task.field} references)",
         description="Run a workflow file and print every task's output and the workflow outputs.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("workflow", metavar="WORKFLOW.json")
-    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE", help="a workflow input")
+    run.add_argument(
+        "--input", action="append", default=[], metavar="NAME=VALUE", help="a workflow input"
+    )
     network_options(run)
 
     validate = commands.add_parser("validate", help="check a step or workflow file; sends nothing")
     validate.add_argument("file", metavar="FILE.json")
 
-    describe = commands.add_parser("describe", help="print the palette entry, the JSON Schemas or the reference page")
-    describe.add_argument("--format", choices=("palette", "jsonschema", "markdown"), default="palette")
+    describe = commands.add_parser(
+        "describe", help="print the palette entry, the JSON Schemas or the reference page"
+    )
+    describe.add_argument(
+        "--format", choices=("palette", "jsonschema", "markdown"), default="palette"
+    )
 
-    estimate = commands.add_parser("estimate", help="count the SMS segments of a body (GSM-7 or UCS-2)")
+    estimate = commands.add_parser(
+        "estimate", help="count the SMS segments of a body (GSM-7 or UCS-2)"
+    )
     estimate.add_argument("--body", required=True, metavar="TEXT")
-    estimate.add_argument("--smart-encoding", action="store_true",
-                          help="count as Twilio would with Smart Encoding (look-alikes replaced)")
+    estimate.add_argument(
+        "--smart-encoding",
+        action="store_true",
+        help="count as Twilio would with Smart Encoding (look-alikes replaced)",
+    )
 
     sandbox = commands.add_parser(
-        "sandbox", help="serve the Twilio sandbox until interrupted",
+        "sandbox",
+        help="serve the Twilio sandbox until interrupted",
         description="Serve a Twilio-compatible sandbox. Prints one JSON line with base_url, "
-                    "account_sid and auth_token, then serves until interrupted.",
+        "account_sid and auth_token, then serves until interrupted.",
     )
-    sandbox.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
+    )
     sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    sandbox.add_argument("--account-sid", metavar="AC…", help="the Account SID to accept (default: random)")
-    sandbox.add_argument("--auth-token", metavar="TOKEN", help="the Auth Token to accept (default: random)")
-    sandbox.add_argument("--number", action="append", default=[], metavar="E164",
-                         help="another sender number of the sandbox (+15005550006 always is one)")
+    sandbox.add_argument(
+        "--account-sid", metavar="AC…", help="the Account SID to accept (default: random)"
+    )
+    sandbox.add_argument(
+        "--auth-token", metavar="TOKEN", help="the Auth Token to accept (default: random)"
+    )
+    sandbox.add_argument(
+        "--number",
+        action="append",
+        default=[],
+        metavar="E164",
+        help="another sender number of the sandbox (+15005550006 always is one)",
+    )
     return parser
 
 
@@ -148,12 +202,13 @@ class Console:
     def __init__(self, out: TextIO, err: TextIO, secrets: Sequence[str] = ()) -> None:
         self.out = out
         self.err = err
-        self.secrets = [s for s in secrets if s]
+        self.secrets = [s for s in secrets if len(s) >= 4]
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret masked."""
         for secret in self.secrets:
-            text = text.replace(secret, "********")
+            if len(secret) >= 4:
+                text = text.replace(secret, "********")
         return text
 
     def result(self, data: Any) -> None:
@@ -170,29 +225,45 @@ def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     token = environ.get("TWILIO_AUTH_TOKEN", "")
     key, secret = environ.get("TWILIO_API_KEY", ""), environ.get("TWILIO_API_SECRET", "")
     if not token and key and secret:
-        return {"authorization": "api_key", "accountSid": sid, "apiKeySid": key, "apiKeySecret": secret}
+        return {
+            "authorization": "api_key",
+            "accountSid": sid,
+            "apiKeySid": key,
+            "apiKeySecret": secret,
+        }
     problems = []
     if not sid:
         problems.append(Problem("TWILIO_ACCOUNT_SID", "is not set (or use --sandbox)"))
     if not token:
-        problems.append(Problem("TWILIO_AUTH_TOKEN", "is not set (or TWILIO_API_KEY and TWILIO_API_SECRET; or use --sandbox)"))
+        problems.append(
+            Problem(
+                "TWILIO_AUTH_TOKEN",
+                "is not set (or TWILIO_API_KEY and TWILIO_API_SECRET; or use --sandbox)",
+            )
+        )
     if problems:
         raise ConnectionConfigError(problems)
     return {"username": sid, "password": token}
 
 
 @contextmanager
-def _target(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> Iterator[tuple[Host, dict[str, str]]]:
+def _target(
+    args: argparse.Namespace, console: Console, environ: Mapping[str, str]
+) -> Iterator[tuple[Host, dict[str, str]]]:
     """The host and connection to use: the embedded sandbox, or Twilio from the environment."""
     from twilio_component.host import Host
     from twilio_component.settings import Settings
 
     settings = Settings(environ=environ, reconcile=args.reconcile)
     if args.timeout is not None:
-        settings = replace(settings, read_timeout=args.timeout, connect_timeout=min(5.0, args.timeout))
+        settings = replace(
+            settings, read_timeout=args.timeout, connect_timeout=min(5.0, args.timeout)
+        )
     if not args.sandbox:
         connection = _connection_from_environment(environ)
-        console.secrets.extend(v for k, v in connection.items() if k in ("password", "apiKeySecret"))
+        console.secrets.extend(
+            v for k, v in connection.items() if k in ("password", "apiKeySecret")
+        )
         with Host.load(settings) as host:
             yield host, connection
         return
@@ -290,21 +361,34 @@ def _is_list(host: Host, step_type: str, name: str) -> bool:
 
 
 def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
-    from twilio_component.workflow import WorkflowFailed, is_workflow, run_workflow, workflow_problems
+    from twilio_component.workflow import (
+        WorkflowFailed,
+        is_workflow,
+        run_workflow,
+        workflow_problems,
+    )
 
     document = _read_json(args.workflow)
     inputs = dict(_pairs(args.input, "--input"))
     with _target(args, console, environ) as (host, connection):
         if not is_workflow(document):
-            document = {"tasks": [{"name": document.get("name", "step"), **document}]} if isinstance(document, dict) else document
+            document = (
+                {"tasks": [{"name": document.get("name", "step"), **document}]}
+                if isinstance(document, dict)
+                else document
+            )
         problems = workflow_problems(document, host.step_types)
         if problems:
             raise StepError("\n".join(str(p) for p in problems))
         try:
-            run = run_workflow(document, inputs, lambda step: host.execute(step, connection=connection))
+            run = run_workflow(
+                document, inputs, lambda step: host.execute(step, connection=connection)
+            )
         except WorkflowFailed as failure:
             console.result(failure.run.as_json())
-            console.problem(f"task {failure.task!r} failed; the tasks before it finished (printed above).")
+            console.problem(
+                f"task {failure.task!r} failed; the tasks before it finished (printed above)."
+            )
             raise failure.error from None
     console.result(run.as_json())
     return EXIT_OK
@@ -312,7 +396,7 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from twilio_component.host import Host
-    from twilio_component.workflow import is_workflow, workflow_problems, _references
+    from twilio_component.workflow import _references, is_workflow, workflow_problems
 
     document = _read_json(args.file)
     host = Host.load()
@@ -321,7 +405,9 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
         problems = workflow_problems(document, host.step_types)
         if not problems:
             for index, task in enumerate(document["tasks"]):
-                literal = {k: v for k, v in task.get("parameters", {}).items() if not _references(v)}
+                literal = {
+                    k: v for k, v in task.get("parameters", {}).items() if not _references(v)
+                }
                 for p in host.check_step({**task, "parameters": literal}):
                     if p.reason == "is required" and p.path in task.get("parameters", {}):
                         continue
@@ -359,12 +445,27 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
     from twilio_component.twilio.endpoint import is_loopback
 
     if not is_loopback(args.host):
-        raise UsageError(f"--host {args.host!r}: the sandbox only listens on loopback (127.0.0.1, ::1)")
-    sandbox = Sandbox(host=args.host, port=args.port, account_sid=args.account_sid,
-                      auth_token=args.auth_token, numbers=args.number)
+        raise UsageError(
+            f"--host {args.host!r}: the sandbox only listens on loopback (127.0.0.1, ::1)"
+        )
+    sandbox = Sandbox(
+        host=args.host,
+        port=args.port,
+        account_sid=args.account_sid,
+        auth_token=args.auth_token,
+        numbers=args.number,
+    )
     sandbox.start()
-    console.out.write(json.dumps({"base_url": sandbox.base_url, "account_sid": sandbox.account_sid,
-                                  "auth_token": sandbox.auth_token}) + "\n")
+    console.out.write(
+        json.dumps(
+            {
+                "base_url": sandbox.base_url,
+                "account_sid": sandbox.account_sid,
+                "auth_token": sandbox.auth_token,
+            }
+        )
+        + "\n"
+    )
     console.out.flush()
     try:
         sandbox.serve_forever()
@@ -386,12 +487,20 @@ def exit_code(error: BaseException) -> int:
     return EXIT_OTHER
 
 
-def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None,
-         stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
     """Run the command line; return the exit code."""
     env = os.environ if environ is None else environ
-    console = Console(stdout or sys.stdout, stderr or sys.stderr,
-                      [env.get("TWILIO_AUTH_TOKEN", ""), env.get("TWILIO_API_SECRET", "")])
+    console = Console(
+        stdout or sys.stdout,
+        stderr or sys.stderr,
+        [env.get("TWILIO_AUTH_TOKEN", ""), env.get("TWILIO_API_SECRET", "")],
+    )
     args = build_parser().parse_args(argv)
     try:
         if args.command == "send":

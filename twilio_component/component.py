@@ -19,7 +19,9 @@ class Connection:
 
     __slots__ = ("_secrets", "_values", "authorization")
 
-    def __init__(self, authorization: str, values: Mapping[str, Any], secrets: frozenset[str]) -> None:
+    def __init__(
+        self, authorization: str, values: Mapping[str, Any], secrets: frozenset[str]
+    ) -> None:
         self.authorization = authorization
         self._values = dict(values)
         self._secrets = secrets

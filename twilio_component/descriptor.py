@@ -89,9 +89,10 @@ def meta_schema_validator() -> jsonschema.protocols.Validator:
 
 def parse_descriptor(data: object, *, source: str = "component descriptor") -> Descriptor:
     """Validate descriptor data against the meta-schema and build a Descriptor."""
+    errors = meta_schema_validator().iter_errors(data)  # type: ignore[arg-type]
     problems = [
         Problem(error.json_path, _describe(error))
-        for error in sorted(meta_schema_validator().iter_errors(data), key=lambda e: e.json_path)
+        for error in sorted(errors, key=lambda e: e.json_path)
     ]
     if problems:
         raise DescriptorError(problems, subject=source)
@@ -162,7 +163,9 @@ def _check_unique_names(data: Mapping[str, Any], source: str) -> None:
         seen: set[str] = set()
         for index, item in enumerate(items):
             if item["name"] in seen:
-                problems.append(Problem(f"{path}[{index}].name", f"duplicate name {item['name']!r}"))
+                problems.append(
+                    Problem(f"{path}[{index}].name", f"duplicate name {item['name']!r}")
+                )
             seen.add(item["name"])
 
     unique(data["actions"], "$.actions")

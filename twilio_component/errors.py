@@ -4,7 +4,7 @@
 
     ComponentError                  base of everything raised here
     ├── DescriptorError             a component descriptor is invalid (JSON path of each problem)
-    ├── StepError                   a step or workflow cannot run as written (unknown type, bad file)
+    ├── StepError                   a step or workflow cannot run as written (e.g. unknown type)
     │   └── ParameterError          step parameters are invalid (every problem); nothing was sent
     ├── ConnectionConfigError       credentials or API address missing or malformed; nothing sent
     └── TwilioError                 talking to Twilio failed
@@ -109,14 +109,16 @@ class TwilioAPIError(TwilioError):
 class RateLimitedError(TwilioAPIError):
     """Twilio kept answering 429 Too Many Requests until the retry budget ran out."""
 
-    def __init__(self, message: str, *, attempts: int, retry_after: float | None = None, **kw: object) -> None:
+    def __init__(
+        self, message: str, *, attempts: int, retry_after: float | None = None, **kw: object
+    ) -> None:
         self.attempts = attempts
         self.retry_after = retry_after
         super().__init__(message, **kw)  # type: ignore[arg-type]
 
 
 class RequestNotSentError(TwilioError):
-    """The request failed before it reached Twilio (refused, DNS, connect timeout): safe to retry."""
+    """The request failed before reaching Twilio (refused, DNS, connect timeout): retry is safe."""
 
 
 class OutcomeUnknownError(TwilioError):

@@ -119,7 +119,9 @@ class Host:
 
     def _entry(self, step_type: object) -> _Entry:
         if not isinstance(step_type, str):
-            raise StepError(f"step type must be a string like 'twilio/v1/sendSMS', not {step_type!r}")
+            raise StepError(
+                f"step type must be a string like 'twilio/v1/sendSMS', not {step_type!r}"
+            )
         entry = self._entries.get(step_type)
         if entry is not None:
             return entry

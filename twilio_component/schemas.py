@@ -19,7 +19,16 @@ _JSON_TYPES = {
     "ARRAY": "array",
     "OBJECT": "object",
 }
-_COPIED = ("pattern", "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "format")
+_COPIED = (
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "format",
+)
 
 
 def value_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +60,11 @@ def property_schema(prop: Property) -> dict[str, Any]:
 
 
 def object_schema(
-    properties: Iterable[Property], *, title: str, description: str, rules: Iterable[Mapping[str, Any]] = ()
+    properties: Iterable[Property],
+    *,
+    title: str,
+    description: str,
+    rules: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """A closed object schema over ``properties``, with the rules JSON Schema can say."""
     props = tuple(properties)
@@ -135,7 +148,7 @@ def _output_value(spec: Mapping[str, Any], *, nullable: bool) -> dict[str, Any]:
 
 
 def descriptor_schemas(descriptor: Descriptor) -> dict[str, Any]:
-    """Every schema of a component: connections by authorization, parameters and output by action."""
+    """All schemas of a component: connection by authorization, parameters and output by action."""
     return {
         "type": descriptor.type,
         "connection": {a.name: connection_schema(a) for a in descriptor.authorizations},

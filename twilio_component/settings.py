@@ -30,7 +30,7 @@ class RetryPolicy:
 
     def backoff(self, retry: int) -> float:
         """The wait before retry number ``retry`` (0 for the first retry), with full jitter."""
-        return self.random() * min(self.max_delay, self.base_delay * (2**retry))
+        return float(self.random() * min(self.max_delay, self.base_delay * (2**retry)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,8 +125,10 @@ class ObjectValidator:
     def _explain_root(
         self, error: ValidationError, instance: Mapping[str, Any], keyword: str
     ) -> list[Problem]:
+        limit: Any = error.validator_value
+        schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
         if keyword == "required":
-            missing = [n for n in error.validator_value if n not in instance]
+            missing = [n for n in limit if n not in instance]
             return [Problem(n, "is required") for n in missing]
         if keyword == "additionalProperties":
             known = ", ".join(self._properties) or "none"
@@ -136,18 +138,18 @@ class ObjectValidator:
                 if n not in self._properties
             ]
         if keyword == "dependentRequired":
-            reason = error.schema.get("description") or error.message
+            reason = schema.get("description") or error.message
             missing = [
                 need
-                for when, needs in error.validator_value.items()
+                for when, needs in limit.items()
                 if when in instance
                 for need in needs
                 if need not in instance
             ]
             return [Problem(n, reason) for n in missing] or [Problem("", reason)]
         if keyword == "anyOf":
-            names = [s["required"][0] for s in error.validator_value]
-            reason = error.schema.get("description") or f"one of {', '.join(names)} is required"
+            names = [s["required"][0] for s in limit]
+            reason = schema.get("description") or f"one of {', '.join(names)} is required"
             return [Problem(names[0], reason)]
         return [Problem("", error.message)]
 
@@ -159,11 +161,11 @@ class ObjectValidator:
 
 
 def _generic_reason(keyword: str, error: ValidationError, value: object, shown: str) -> str:
-    limit = error.validator_value
+    limit: Any = error.validator_value
     subject = f"{shown} " if shown else ""
     if keyword == "type":
         wanted = limit if isinstance(limit, list) else [limit]
-        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in wanted)
         return f"must be {names}, not {json_type(value)}"
     if keyword == "minLength":
         if limit == 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -65,10 +66,15 @@ def workflow_problems(document: object, known_types: tuple[str, ...]) -> list[Pr
             problems.append(Problem(f"{where}.name", f"{name!r} is already an input or task name"))
         step_type = task.get("type")
         if step_type not in known_types:
-            hint = "branching, loops and formulas are not supported; " if _is_flow(step_type) else ""
+            hint = (
+                "branching, loops and formulas are not supported; " if _is_flow(step_type) else ""
+            )
             problems.append(
-                Problem(f"{where}.type", f"{step_type!r} is not a step type here ({hint}"
-                        f"available: {', '.join(known_types)})")
+                Problem(
+                    f"{where}.type",
+                    f"{step_type!r} is not a step type here ({hint}"
+                    f"available: {', '.join(known_types)})",
+                )
             )
         for ref in _references(task.get("parameters", {})):
             problems.extend(_reference_problems(ref, names, f"{where}.parameters"))
@@ -79,7 +85,9 @@ def workflow_problems(document: object, known_types: tuple[str, ...]) -> list[Pr
     return problems
 
 
-def run_workflow(document: Mapping[str, Any], inputs: Mapping[str, Any], execute: Execute) -> WorkflowRun:
+def run_workflow(
+    document: Mapping[str, Any], inputs: Mapping[str, Any], execute: Execute
+) -> WorkflowRun:
     """Run every task in order; raise WorkflowFailed (with what finished) if one fails."""
     problems: list[Problem] = []
     declared = _input_names(document, problems)
@@ -91,10 +99,17 @@ def run_workflow(document: Mapping[str, Any], inputs: Mapping[str, Any], execute
         elif "defaultValue" in spec:
             values[name] = spec["defaultValue"]
         elif spec.get("required", False):
-            problems.append(Problem(f"inputs.{name}", "is required; pass it with --input NAME=VALUE"))
+            problems.append(
+                Problem(f"inputs.{name}", "is required; pass it with --input NAME=VALUE")
+            )
     for name in inputs:
         if name not in declared:
-            problems.append(Problem(f"inputs.{name}", f"is not an input of this workflow (known: {', '.join(declared) or 'none'})"))
+            problems.append(
+                Problem(
+                    f"inputs.{name}",
+                    f"is not an input of this workflow (known: {', '.join(declared) or 'none'})",
+                )
+            )
     if problems:
         raise StepError("; ".join(str(p) for p in problems))
     run = WorkflowRun()
@@ -132,7 +147,9 @@ def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
 
 def _lookup(path: str, scope: Mapping[str, Any]) -> Any:
     if not _PATH.fullmatch(path):
-        raise StepError(f"${{{path}}} is not a reference (formulas are not supported; use ${{task.field}})")
+        raise StepError(
+            f"${{{path}}} is not a reference (formulas are not supported; use ${{task.field}})"
+        )
     head, *rest = path.split(".")
     if head not in scope:
         raise StepError(f"${{{path}}} refers to {head!r}, which is no input or earlier task")
@@ -149,8 +166,6 @@ def _lookup(path: str, scope: Mapping[str, Any]) -> Any:
 
 
 def _text(value: Any) -> str:
-    import json
-
     if value is None:
         return ""
     if isinstance(value, str):
@@ -171,7 +186,7 @@ def _references(value: Any) -> list[str]:
 def _reference_problems(ref: str, names: set[str], where: str) -> list[Problem]:
     if not _PATH.fullmatch(ref):
         return [Problem(where, f"${{{ref}}} is not a reference (formulas are not supported)")]
-    head = ref.split(".")[0]
+    head = ref.split(".", maxsplit=1)[0]
     if head not in names:
         return [Problem(where, f"${{{ref}}} refers to {head!r}, which is no input or earlier task")]
     return []
@@ -194,5 +209,12 @@ def _outputs(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _is_flow(step_type: object) -> bool:
     return isinstance(step_type, str) and step_type.split("/")[0] in {
-        "condition", "branch", "loop", "each", "parallel", "map", "switch", "subflow",
+        "condition",
+        "branch",
+        "loop",
+        "each",
+        "parallel",
+        "map",
+        "switch",
+        "subflow",
     }

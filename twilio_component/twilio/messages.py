@@ -1,4 +1,4 @@
-"""The send actions (sendSMS, sendMessage): parameters to Twilio's form, Twilio's answer to output."""
+"""The send actions (sendSMS, sendMessage): parameters to Twilio's form, its answer to output."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from twilio_component.twilio.output import Convert, output_plan, to_output
 
 
 def encode_form(action: Action, parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Twilio's form fields, in descriptor order: lists repeated, booleans true/false, absent left out."""
+    """Twilio's form fields in descriptor order: lists repeated, booleans true/false, no blanks."""
     form: list[tuple[str, str]] = []
     for prop in action.properties:
         value = parameters.get(prop.name)

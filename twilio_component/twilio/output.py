@@ -36,7 +36,9 @@ def date_time(value: object) -> dict[str, str] | None:
 
 def phone_number(value: object) -> dict[str, str] | None:
     """A sender as ``{"rawNumber": ...}``, or None when Twilio gives none."""
-    return None if value is None else {"rawNumber": str(value)}
+    if value is None or isinstance(value, dict | list):
+        return None
+    return {"rawNumber": str(value)}
 
 
 def _string(value: object) -> str | None:
@@ -64,10 +66,15 @@ def _object_of_strings(value: object) -> dict[str, str] | None:
     return {str(k): str(v) for k, v in value.items() if v is not None}
 
 
+def price_currency(value: object) -> dict[str, Any] | None:
+    """An ISO 4217 code as ``{"currencyCode", "defaultFractionDigits", "numericCode"}``."""
+    return currency(value) if isinstance(value, str) else None
+
+
 _SHAPES: dict[str, Convert] = {
     "phone_number": phone_number,
     "date_time": date_time,
-    "currency": currency,
+    "currency": price_currency,
 }
 _TYPES: dict[str, Convert] = {
     "STRING": _string,

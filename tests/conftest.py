@@ -1,0 +1,91 @@
+"""Shared fixtures: a host and a command line pointed at the sandbox (`twilio_sandbox`)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from twilio_component.cli import main
+from twilio_component.host import Host
+from twilio_component.sandbox import Sandbox
+from twilio_component.settings import RetryPolicy, Settings
+
+MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
+TO = "+15558675310"
+FROM = "+15005550006"
+
+
+def no_sleep(seconds: float) -> None:
+    """A sleep that returns at once, for retry tests."""
+
+
+@pytest.fixture
+def host(twilio_sandbox: Sandbox) -> Iterator[Host]:
+    """A host that sends to the sandbox, validating every output, retrying without sleeping."""
+    settings = Settings(
+        base_url=twilio_sandbox.base_url,
+        strict_output=True,
+        retry=RetryPolicy(sleep=no_sleep),
+    )
+    with Host.load(settings) as loaded:
+        yield loaded
+
+
+def sms_step(**parameters: Any) -> dict[str, Any]:
+    """A twilio/v1/sendSMS step; To, From and Body default to valid values."""
+    values = {"To": TO, "From": FROM, "Body": "Hello from the tests"}
+    values.update(parameters)
+    return {
+        "type": "twilio/v1/sendSMS",
+        "parameters": {k: v for k, v in values.items() if v is not None},
+    }
+
+
+def creates(sandbox: Sandbox) -> int:
+    """How many create requests (POST Messages.json) reached the sandbox."""
+    return sum(
+        1 for r in sandbox.requests if r.method == "POST" and r.path.endswith("/Messages.json")
+    )
+
+
+@dataclass
+class CliResult:
+    """What one run of the command line produced."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        """stdout parsed as JSON."""
+        return json.loads(self.out)
+
+
+Cli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def sandbox_env(twilio_sandbox: Sandbox) -> dict[str, str]:
+    """The environment that points the command line at the sandbox."""
+    return {
+        "TWILIO_ACCOUNT_SID": twilio_sandbox.account_sid,
+        "TWILIO_AUTH_TOKEN": twilio_sandbox.auth_token,
+        "TWILIO_API_BASE_URL": twilio_sandbox.base_url,
+    }
+
+
+@pytest.fixture
+def cli(sandbox_env: dict[str, str]) -> Cli:
+    """Run ``twilio-component ARGS`` in this process with the sandbox's environment."""
+
+    def run(*argv: str, env: Mapping[str, str] | None = None) -> CliResult:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(argv), environ=sandbox_env if env is None else env, stdout=out, stderr=err)
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run

@@ -1,0 +1,111 @@
+"""Workflow files: tasks run in order, ${input} and ${task.field} references, outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import TO, Cli, creates
+
+from twilio_component.errors import StepError
+from twilio_component.sandbox import Sandbox
+from twilio_component.workflow import resolve
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_example_workflow_second_task_uses_first_tasks_sid(
+    cli: Cli, twilio_sandbox: Sandbox
+) -> None:
+    result = cli("run", str(EXAMPLES / "notify_and_confirm.json"), "--input", f"customer={TO}")
+    assert result.code == 0, result.err
+    run = result.json()
+    first, second = run["tasks"]["notify"], run["tasks"]["confirm"]
+    assert second["body"] == f"Reference for your records: {first['sid']} (1 segment)."
+    assert run["outputs"] == {
+        "notificationSid": first["sid"],
+        "confirmationSid": second["sid"],
+        "sentFrom": "+15005550006",
+    }
+    assert creates(twilio_sandbox) == 2
+
+
+def test_example_step_file_runs_as_a_one_task_workflow(cli: Cli) -> None:
+    result = cli("run", str(EXAMPLES / "send_sms_step.json"))
+    assert result.code == 0, result.err
+    assert result.json()["tasks"]["sendSMS"]["body"] == "Hello from twilio-component!"
+
+
+def test_missing_required_input_exits_2_and_sends_nothing(
+    cli: Cli, twilio_sandbox: Sandbox
+) -> None:
+    result = cli("run", str(EXAMPLES / "notify_and_confirm.json"))
+    assert result.code == 2
+    assert "customer" in result.err and "--input" in result.err
+    assert twilio_sandbox.requests == []
+
+
+def test_failed_task_prints_what_finished_before_it(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    workflow = json.loads((EXAMPLES / "notify_and_confirm.json").read_text())
+    workflow["tasks"][1]["parameters"]["To"] = "+15005550004"  # unsubscribed: Twilio refuses
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(workflow))
+    result = cli("run", str(path), "--input", f"customer={TO}")
+    assert result.code == 3
+    assert list(result.json()["tasks"]) == ["notify"]
+    assert "21610" in result.err
+    assert creates(twilio_sandbox) == 2
+
+
+def test_reference_to_a_later_task_is_refused_before_sending(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    workflow = json.loads((EXAMPLES / "notify_and_confirm.json").read_text())
+    workflow["tasks"][0]["parameters"]["Body"] = "${confirm.sid}"
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(workflow))
+    result = cli("run", str(path), "--input", f"customer={TO}")
+    assert result.code == 2
+    assert "confirm" in result.err
+    assert twilio_sandbox.requests == []
+
+
+def test_branching_step_types_are_refused_with_a_clear_error(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "wf.json"
+    path.write_text(
+        json.dumps({"tasks": [{"name": "when", "type": "condition/v1", "parameters": {}}]})
+    )
+    result = cli("validate", str(path))
+    assert result.code == 2
+    assert "branching, loops and formulas are not supported" in result.err
+
+
+def test_validate_accepts_the_examples_and_sends_nothing(cli: Cli, twilio_sandbox: Sandbox) -> None:
+    for name in ("send_sms_step.json", "notify_and_confirm.json"):
+        result = cli("validate", str(EXAMPLES / name))
+        assert result.code == 0, result.err
+    assert twilio_sandbox.requests == []
+
+
+def test_validate_reports_invalid_literal_parameters(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "step.json"
+    path.write_text(
+        json.dumps({"type": "twilio/v1/sendSMS", "parameters": {"To": "12345", "Body": ""}})
+    )
+    result = cli("validate", str(path))
+    assert result.code == 2
+    assert {line.split(":")[0] for line in result.err.splitlines()} == {"To", "From", "Body"}
+
+
+def test_whole_reference_keeps_the_value_and_embedded_reference_becomes_text() -> None:
+    scope = {"task": {"from": {"rawNumber": "+1555"}, "n": 2}}
+    assert resolve("${task.from}", scope) == {"rawNumber": "+1555"}
+    assert resolve("n=${task.n}, ${task.from.rawNumber}", scope) == "n=2, +1555"
+
+
+def test_formula_in_a_reference_is_refused() -> None:
+    with pytest.raises(StepError, match="formulas are not supported"):
+        resolve("${task.n + 1}", {"task": {"n": 1}})

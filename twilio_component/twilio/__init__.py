@@ -1,0 +1,1 @@
+"""The Twilio component: descriptor plugin, client, output mapping, segments and signatures."""
