@@ -1,3 +1,68 @@
 """Twilio's Send SMS as a workflow step: a declarative component, a pluggy host and a sandbox."""
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 __version__ = "1.0.0"
+
+if TYPE_CHECKING:
+    from twilio_component.errors import (
+        ComponentError,
+        ConnectionConfigError,
+        DescriptorError,
+        OutcomeUnknownError,
+        ParameterError,
+        Problem,
+        RateLimitedError,
+        RequestNotSentError,
+        StepError,
+        TwilioAPIError,
+        TwilioError,
+    )
+    from twilio_component.host import Host
+    from twilio_component.settings import RetryPolicy, Settings
+    from twilio_component.twilio.segments import estimate
+    from twilio_component.twilio.signature import compute_signature, verify_signature
+
+# Public names, imported on first use so that `import twilio_component` stays cheap.
+_EXPORTS = {
+    "Host": "twilio_component.host",
+    "Settings": "twilio_component.settings",
+    "RetryPolicy": "twilio_component.settings",
+    "estimate": "twilio_component.twilio.segments",
+    "compute_signature": "twilio_component.twilio.signature",
+    "verify_signature": "twilio_component.twilio.signature",
+    **dict.fromkeys(
+        (
+            "ComponentError",
+            "ConnectionConfigError",
+            "DescriptorError",
+            "OutcomeUnknownError",
+            "ParameterError",
+            "Problem",
+            "RateLimitedError",
+            "RequestNotSentError",
+            "StepError",
+            "TwilioAPIError",
+            "TwilioError",
+        ),
+        "twilio_component.errors",
+    ),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'twilio_component' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
