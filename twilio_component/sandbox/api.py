@@ -1,0 +1,449 @@
+"""Twilio's Messages API as the sandbox answers it: auth, create, fetch, list and errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import os
+import re
+import threading
+from collections import deque
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlencode
+
+from twilio_component.sandbox.checks import MessageRequest, Refusal, check_create
+from twilio_component.sandbox.clock import Clock
+from twilio_component.sandbox.faults import Fault, Faults
+from twilio_component.sandbox.lifecycle import Lifecycle
+from twilio_component.sandbox.server import Reply, Request
+from twilio_component.sandbox.store import MessageFilter, MessageStore, StoredMessage, rfc2822
+from twilio_component.twilio.segments import count_segments, smart_encode
+
+__all__ = ["MessagesAPI", "RecordedRequest", "error_reply"]
+
+API_VERSION = "2010-04-01"
+PREFIX = f"/{API_VERSION}/Accounts/"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+
+_FETCH = re.compile(r"Messages/((?:SM|MM)[0-9a-fA-F]{32}|[^/]+)\.json")
+_GATEWAY_PAGE = (
+    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+    "<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request the sandbox received. The password is never kept."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    auth_username: str | None
+    received_at: datetime
+
+
+def error_reply(
+    status: int, code: int, message: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Reply:
+    """A Twilio error answer: ``{"code", "message", "more_info", "status"}`` as JSON."""
+    return _json_reply(status, Refusal(status, code, message).body(), headers)
+
+
+def _json_reply(
+    status: int, payload: Mapping[str, Any], headers: tuple[tuple[str, str], ...] = ()
+) -> Reply:
+    return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers=headers)
+
+
+class MessagesAPI:
+    """Answers requests for one account; `__call__` is the HTTP server's application."""
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        own_numbers: Collection[str],
+        store: MessageStore,
+        lifecycle: Lifecycle,
+        clock: Clock,
+        faults: Faults,
+        delivery_failures: Mapping[str, int],
+        log_size: int = 10_000,
+    ) -> None:
+        self._account_sid = account_sid
+        self._own_numbers = frozenset(own_numbers)
+        self._store = store
+        self._lifecycle = lifecycle
+        self._clock = clock
+        self._faults = faults
+        self._failures = dict(delivery_failures)
+        self._log: deque[RecordedRequest] = deque(maxlen=log_size)
+        self._log_lock = threading.Lock()
+        self._credentials: list[tuple[bytes, str]] = []
+        self._credentials_lock = threading.Lock()
+        self.add_credentials(account_sid, auth_token)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received (the newest `log_size`), oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        """Forget the received requests."""
+        with self._log_lock:
+            self._log.clear()
+
+    def add_credentials(self, username: str, password: str) -> None:
+        """Accept Basic auth with this username and password (an account SID or an API key)."""
+        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+        with self._credentials_lock:
+            self._credentials = [c for c in self._credentials if c[1] != username]
+            self._credentials.append((token.encode("ascii"), username))
+
+    def __call__(self, request: Request) -> Reply:
+        path = request.path
+        query_string = request.query_string
+        query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
+        form: dict[str, list[str]] = {}
+        if request.body and request.method in ("POST", "PUT", "PATCH"):
+            try:
+                form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                form = {}
+        username, authenticated = self._authenticate(request.headers.get("authorization"))
+        with self._log_lock:
+            self._log.append(
+                RecordedRequest(
+                    request.method, path, query, form, username, self._clock.now()
+                )
+            )
+        if not authenticated:
+            return _unauthorized()
+        if not path.startswith(PREFIX):
+            return _not_found(path)
+        account, _, rest = path[len(PREFIX) :].partition("/")
+        if unquote(account) != self._account_sid:
+            # Valid credentials, but not for the account in the path.
+            return _unauthorized()
+        if rest == "Messages.json":
+            if request.method == "POST":
+                return self._create(form)
+            if request.method == "GET":
+                return self._list(path, query)
+            return _method_not_allowed(request.method, path)
+        match = _FETCH.fullmatch(rest)
+        if match is not None:
+            sid = match.group(1)
+            if request.method == "GET":
+                return self._fetch(path, sid)
+            if request.method == "DELETE":
+                if self._store.remove(sid):
+                    return Reply(204, b"")
+                return _not_found(path)
+            return _method_not_allowed(request.method, path)
+        return _not_found(path)
+
+    # -- authentication ---------------------------------------------------------------------
+
+    def _authenticate(self, header: str | None) -> tuple[str | None, bool]:
+        """(username offered, whether the credentials are right), in constant time per key."""
+        if not header:
+            return None, False
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "basic":
+            return None, False
+        given = token.strip().encode("ascii", "replace")
+        with self._credentials_lock:
+            credentials = list(self._credentials)
+        found: str | None = None
+        for expected, username in credentials:
+            if hmac.compare_digest(expected, given):
+                found = username
+        if found is not None:
+            return found, True
+        try:
+            decoded = base64.b64decode(given, validate=True)
+        except (binascii.Error, ValueError):
+            return None, False
+        offered = decoded.partition(b":")[0].decode("utf-8", "replace")
+        return offered or None, False
+
+    # -- create -----------------------------------------------------------------------------
+
+    def _create(self, form: dict[str, list[str]]) -> Reply:
+        fault = self._faults.take()
+        if fault is not None and not fault.creates:
+            return _before_create(fault)
+        delay = fault.seconds if fault is not None else 0.0
+        now = self._clock.now()
+        try:
+            checked = check_create(form, own_numbers=self._own_numbers, now=now)
+        except Refusal as refusal:
+            reply = _json_reply(refusal.status, refusal.body())
+            return _delayed(reply, delay)
+        message = self._store.add(lambda seq: self._new_message(seq, checked, now))
+        resource = dict(message.resource)
+        resource["subresource_uris"] = dict(resource["subresource_uris"])
+        self._lifecycle.begin(message, now)
+        return _after_create(fault, resource)
+
+    def _new_message(self, seq: int, checked: MessageRequest, now: datetime) -> StoredMessage:
+        has_media = bool(checked.media_urls)
+        sid = ("MM" if has_media else "SM") + os.urandom(16).hex()
+        body = checked.body
+        if has_media or checked.send_as_mms:
+            segments = 1
+        else:
+            counted = smart_encode(body)[0] if checked.smart_encoded else body
+            segments = count_segments(counted).segments
+        if checked.scheduled:
+            status = "scheduled"
+        elif checked.messaging_service_sid is not None and checked.from_ is None:
+            status = "accepted"
+        else:
+            status = "queued"
+        stamp = rfc2822(now)
+        uri = f"{PREFIX}{self._account_sid}/Messages/{sid}"
+        # Key order as Twilio sends them.
+        resource: dict[str, Any] = {
+            "body": body,
+            # With a Messaging Service and no sender yet, Twilio says 0 until one is assigned.
+            "num_segments": "0" if status in ("accepted", "scheduled") else str(segments),
+            "direction": "outbound-api",
+            "from": checked.from_,
+            "to": checked.to,
+            "date_updated": stamp,
+            "price": None,
+            "error_message": None,
+            "uri": f"{uri}.json",
+            "account_sid": self._account_sid,
+            "num_media": str(len(checked.media_urls)),
+            "status": status,
+            "messaging_service_sid": checked.messaging_service_sid,
+            "sid": sid,
+            "date_sent": None,
+            "date_created": stamp,
+            "error_code": None,
+            "price_unit": "USD",
+            "api_version": API_VERSION,
+            "subresource_uris": {
+                "media": f"{uri}/Media.json",
+                "feedback": f"{uri}/Feedback.json",
+            },
+        }
+        return StoredMessage(
+            seq=seq,
+            resource=resource,
+            segments=segments,
+            status_callback=checked.status_callback,
+            failure_code=self._failures.get(_number_of(checked.to)),
+            send_at=checked.send_at if checked.scheduled else None,
+        )
+
+    # -- fetch and list ---------------------------------------------------------------------
+
+    def _fetch(self, path: str, sid: str) -> Reply:
+        resource = self._store.get(sid)
+        if resource is None:
+            return _not_found(path)
+        return _json_reply(200, resource)
+
+    def _list(self, path: str, query: dict[str, list[str]]) -> Reply:
+        try:
+            listing = _Listing.parse(query)
+        except ValueError as problem:
+            return error_reply(400, 20001, str(problem))
+        if listing.token is None:
+            page = self._store.page(listing.wanted, size=listing.size, skip=listing.skip)
+        elif listing.token.startswith("PA"):
+            page = self._store.page(listing.wanted, size=listing.size, older_than=listing.token[2:])
+        else:
+            page = self._store.page(listing.wanted, size=listing.size, newer_than=listing.token[2:])
+        resources = page.resources
+        start = listing.number * listing.size
+        current = listing.uri(path, listing.number, listing.token)
+        next_uri = None
+        if page.has_next and resources:
+            next_uri = listing.uri(path, listing.number + 1, "PA" + resources[-1]["sid"])
+        previous_uri = None
+        if listing.number > 0 and resources:
+            previous_uri = listing.uri(path, listing.number - 1, "PB" + resources[0]["sid"])
+        payload = {
+            "end": start + len(resources) - 1 if resources else start,
+            "first_page_uri": listing.uri(path, 0, None),
+            "next_page_uri": next_uri,
+            "page": listing.number,
+            "page_size": listing.size,
+            "previous_page_uri": previous_uri,
+            "messages": resources,
+            "start": start,
+            "uri": current,
+        }
+        return _json_reply(200, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class _Listing:
+    """A list request's filters and paging, and how to write its page URIs."""
+
+    filters: tuple[tuple[str, str], ...]
+    wanted: MessageFilter
+    size: int
+    number: int
+    token: str | None
+
+    @property
+    def skip(self) -> int:
+        """Without a page token, Page counts pages from the newest message."""
+        return self.number * self.size
+
+    @classmethod
+    def parse(cls, query: dict[str, list[str]]) -> _Listing:
+        def one(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values and values[0] != "" else None
+
+        filters = tuple(
+            (name, value)
+            for name in ("To", "From", "DateSent", "DateSent<", "DateSent>")
+            if (value := one(name)) is not None
+        )
+        sent_from: datetime | None = None
+        sent_until: datetime | None = None
+        for name, value in filters:
+            if not name.startswith("DateSent"):
+                continue
+            moment, whole_day = _parse_date_filter(value)
+            if name == "DateSent":
+                day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+                sent_from, sent_until = day, day + timedelta(days=1, microseconds=-1)
+            elif name == "DateSent<":
+                sent_until = moment + timedelta(days=1, microseconds=-1) if whole_day else moment
+            else:
+                sent_from = moment
+        size = _integer(one("PageSize"), "PageSize", DEFAULT_PAGE_SIZE, minimum=1)
+        number = _integer(one("Page"), "Page", 0, minimum=0)
+        token = one("PageToken")
+        if token is not None and not (token.startswith(("PA", "PB")) and len(token) > 2):
+            raise ValueError(f"Invalid PageToken: {token[:64]}")
+        wanted = MessageFilter(
+            to=one("To"), from_=one("From"), sent_from=sent_from, sent_until=sent_until
+        )
+        return cls(filters, wanted, min(size, MAX_PAGE_SIZE), number, token)
+
+    def uri(self, path: str, number: int, token: str | None) -> str:
+        params = [*self.filters, ("PageSize", str(self.size)), ("Page", str(number))]
+        if token is not None:
+            params.append(("PageToken", token))
+        return f"{path}?{urlencode(params)}"
+
+
+def _integer(text: str | None, name: str, default: int, *, minimum: int) -> int:
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < minimum:
+        raise ValueError(f"Invalid {name}: {text[:64]!r} is not an integer of at least {minimum}")
+    return int(text)
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y")
+_DATE_TIME_FORMATS = ("%m/%d/%Y %H:%M:%S",)
+
+
+def _parse_date_filter(text: str) -> tuple[datetime, bool]:
+    """A DateSent filter value as a UTC datetime, and whether it named a whole day."""
+    cleaned = text.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(cleaned, fmt).replace(tzinfo=UTC), True
+        except ValueError:
+            pass
+    try:
+        parsed = datetime.fromisoformat(cleaned)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        try:
+            parsed = parsedate_to_datetime(cleaned)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+    if parsed is None:
+        # e.g. "06/11/2019 22:05:25 MST": the zone name is read as UTC.
+        head = cleaned.rsplit(" ", 1)[0] if cleaned.count(" ") > 1 else cleaned
+        for fmt in _DATE_TIME_FORMATS:
+            try:
+                parsed = datetime.strptime(head, fmt)
+                break
+            except ValueError:
+                pass
+    if parsed is None:
+        raise ValueError(f"Invalid DateSent: {text[:64]!r} is not a date")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC), False
+
+
+def _number_of(address: str) -> str:
+    """The phone number of a recipient, without a channel prefix such as whatsapp:."""
+    return address.rpartition(":")[2]
+
+
+def _before_create(fault: Fault) -> Reply:
+    if fault.kind == "rate_limit":
+        headers: tuple[tuple[str, str], ...] = ()
+        if fault.retry_after is not None:
+            headers = (("Retry-After", f"{fault.retry_after:g}"),)
+        return error_reply(429, 20429, "Too Many Requests", headers)
+    if fault.kind == "gateway_page":
+        reason = HTTPStatus(fault.status).phrase
+        page = _GATEWAY_PAGE.format(status=fault.status, reason=reason)
+        return Reply(fault.status, page.encode(), content_type="text/html")
+    return Reply(drop=True)  # drop_before_create
+
+
+def _after_create(fault: Fault | None, resource: dict[str, Any]) -> Reply:
+    body = json.dumps(resource, ensure_ascii=False).encode("utf-8")
+    if fault is None:
+        return Reply(201, body)
+    if fault.kind == "error_after_create":
+        code = 20503 if fault.status == 503 else 20500
+        message = "Service Unavailable" if fault.status == 503 else "Internal Server Error"
+        return error_reply(fault.status, code, message)
+    if fault.kind == "drop_after_create":
+        return Reply(drop=True)
+    if fault.kind == "garbled_created":
+        return Reply(201, body[: len(body) // 2])
+    return Reply(201, body, delay=fault.seconds)  # slow
+
+
+def _delayed(reply: Reply, delay: float) -> Reply:
+    if not delay:
+        return reply
+    return Reply(reply.status, reply.body, reply.content_type, reply.headers, delay=delay)
+
+
+def _unauthorized() -> Reply:
+    return error_reply(
+        401, 20003, "Authenticate", (("WWW-Authenticate", 'Basic realm="Twilio API"'),)
+    )
+
+
+def _not_found(path: str) -> Reply:
+    return error_reply(404, 20404, f"The requested resource {path[:256]} was not found")
+
+
+def _method_not_allowed(method: str, path: str) -> Reply:
+    return error_reply(405, 20004, f"Method {method[:16]} not allowed on {path[:256]}")
+

@@ -1,0 +1,270 @@
+"""The Sandbox: a Twilio Messages API on loopback, put together and run."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from twilio_component.sandbox.api import MessagesAPI, RecordedRequest
+from twilio_component.sandbox.callbacks import CallbackDispatcher, CallbackRecord
+from twilio_component.sandbox.checks import MAGIC_SENDER
+from twilio_component.sandbox.clock import Clock, ManualClock, SystemClock
+from twilio_component.sandbox.faults import Faults
+from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
+from twilio_component.sandbox.server import HTTPServer
+from twilio_component.sandbox.store import MessageStore
+
+__all__ = ["Sandbox"]
+
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_API_KEY_SID = re.compile(r"SK[0-9a-fA-F]{32}")
+_DELIVERY_ERROR = range(30000, 40000)
+
+REAL_TIME_STEP = 0.03
+"""Seconds between status steps on the real clock."""
+MANUAL_STEP = 1.0
+"""Seconds between status steps on a ManualClock."""
+
+
+class Sandbox:
+    """A local server that answers like Twilio's Messages API, for tests and offline runs.
+
+    ``with Sandbox() as sandbox:`` starts it on a free loopback port; point any Twilio
+    client at ``sandbox.base_url`` with ``sandbox.account_sid`` and ``sandbox.auth_token``.
+    Messages move queued → sending → sent → delivered on their own (a step every
+    `status_interval` seconds, default 0.03 s), or when a ManualClock passed as `clock` is
+    advanced (default step 1 s). A recipient listed in `delivery_failures` ends
+    `undelivered` with that 30xxx error code. Status callbacks go only to loopback URLs.
+    """
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        account_sid: str | None = None,
+        auth_token: str | None = None,
+        numbers: Iterable[str] = (),
+        message_cap: int = 10_000,
+        clock: Clock | None = None,
+        delivery_failures: Mapping[str, int] | None = None,
+        callback_timeout: float = 5.0,
+        status_interval: float | None = None,
+    ) -> None:
+        if account_sid is None:
+            account_sid = "AC" + os.urandom(16).hex()
+        elif not _ACCOUNT_SID.fullmatch(account_sid):
+            raise ValueError(f"account_sid must match AC + 32 hex digits, not {account_sid!r}")
+        if auth_token is None:
+            auth_token = os.urandom(16).hex()
+        elif not auth_token:
+            raise ValueError("auth_token must not be empty")
+        failures = dict(delivery_failures or {})
+        for number, code in failures.items():
+            if code not in _DELIVERY_ERROR:
+                raise ValueError(f"delivery_failures[{number!r}] must be a 30xxx code, not {code!r}")
+        self._host = host
+        self._port = port
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        if status_interval is None:
+            status_interval = MANUAL_STEP if isinstance(clock, ManualClock) else REAL_TIME_STEP
+        if status_interval <= 0:
+            raise ValueError(f"status_interval must be positive, not {status_interval!r}")
+        own_numbers = [MAGIC_SENDER, *numbers]
+        self._callbacks = CallbackDispatcher(auth_token=auth_token, timeout=callback_timeout)
+        self._store = MessageStore(message_cap)
+        self._lifecycle = Lifecycle(
+            store=self._store,
+            clock=self._clock,
+            interval=timedelta(seconds=status_interval),
+            sender=own_numbers[-1] if len(own_numbers) > 1 else MAGIC_SENDER,
+            notify=self._callbacks.send,
+        )
+        self.faults = Faults()
+        self._api = MessagesAPI(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            own_numbers=own_numbers,
+            store=self._store,
+            lifecycle=self._lifecycle,
+            clock=self._clock,
+            faults=self.faults,
+            delivery_failures=failures,
+        )
+        self._server: HTTPServer | None = None
+        self._serving: threading.Thread | None = None
+        self._stopped = threading.Event()
+        self._state_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._server is not None else "not started"
+        return f"Sandbox(account_sid={self._account_sid!r}, base_url={where!r})"
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def account_sid(self) -> str:
+        """The account this sandbox serves (``AC`` + 32 hex digits)."""
+        return self._account_sid
+
+    @property
+    def auth_token(self) -> str:
+        """The account's auth token (password of Basic auth; key of callback signatures)."""
+        return self._auth_token
+
+    @property
+    def connection(self) -> dict[str, str]:
+        """The component connection for this sandbox: ``{"username", "password"}``."""
+        return {"username": self._account_sid, "password": self._auth_token}
+
+    @property
+    def base_url(self) -> str:
+        """``http://HOST:PORT`` of the running server (the API root, like api.twilio.com)."""
+        if self._server is None:
+            raise RuntimeError("the sandbox is not started: call start() or use it in a with")
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._server.port}"
+
+    @property
+    def clock(self) -> Clock:
+        """The clock messages are stamped with."""
+        return self._clock
+
+    def add_api_key(self, sid: str, secret: str) -> None:
+        """Accept Basic auth with an API key (``SK…``) and its secret, like Twilio does."""
+        if not _API_KEY_SID.fullmatch(sid):
+            raise ValueError(f"an API key SID is SK + 32 hex digits, not {sid!r}")
+        if not secret:
+            raise ValueError("an API key secret must not be empty")
+        self._api.add_credentials(sid, secret)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Bind the port and start serving in background threads; returns self."""
+        with self._state_lock:
+            if self._server is not None:
+                return self
+            if self._stopped.is_set():
+                raise RuntimeError("a stopped sandbox cannot be started again; make a new one")
+            server = HTTPServer(self._host, self._port, self._api)
+            self._server = server
+            self._callbacks.start()
+            self._lifecycle.start()
+            self._serving = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="twilio-sandbox-server",
+                daemon=True,
+            )
+            self._serving.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close open connections and end the background threads."""
+        with self._state_lock:
+            server, serving = self._server, self._serving
+            if server is None or self._stopped.is_set():
+                self._stopped.set()
+                return
+            self._stopped.set()
+        server.close_connections()
+        server.shutdown()
+        server.server_close()
+        if serving is not None:
+            serving.join(2.0)
+        self._lifecycle.stop()
+        self._callbacks.stop()
+
+    def serve_forever(self) -> None:
+        """Start (if needed) and block until stop() is called or Ctrl-C; then stop."""
+        self.start()
+        try:
+            while not self._stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what happened ----------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """Copies of the stored message resources, oldest first."""
+        return self._store.snapshot()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received (the newest 10,000), oldest first."""
+        return self._api.requests
+
+    @property
+    def callbacks(self) -> list[CallbackRecord]:
+        """Every status callback attempted (the newest 10,000), oldest first."""
+        return self._callbacks.records
+
+    def message(self, sid: str) -> dict[str, Any]:
+        """A copy of one stored message resource; KeyError when there is none."""
+        resource = self._store.get(sid)
+        if resource is None:
+            raise KeyError(sid)
+        return resource
+
+    # -- time -------------------------------------------------------------------------------
+
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` pass, then wait until the callbacks they caused are delivered.
+
+        With a ManualClock the clock moves and due status steps run at once; with the
+        real clock this sleeps.
+        """
+        if isinstance(self._clock, ManualClock):
+            self._clock.advance(seconds)
+        else:
+            time.sleep(seconds)
+        self._callbacks.wait_idle(timeout=60.0)
+
+    def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every message is final (or scheduled) and every callback is delivered.
+
+        Raises TimeoutError when that takes longer than `timeout` seconds. With a
+        ManualClock nothing moves on its own: advance() first.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            busy = [s for s in self._store.statuses() if s not in FINAL_STATUSES]
+            if not busy or all(s == "scheduled" for s in busy):
+                break
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(busy)} message(s) still moving after {timeout} s")
+            time.sleep(0.005)
+        if not self._callbacks.wait_idle(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError(f"status callbacks still pending after {timeout} s")
+
+    def reset(self) -> None:
+        """Forget messages, pending status steps, requests, callbacks and faults."""
+        self._lifecycle.clear()
+        self._store.clear()
+        self._api.clear_log()
+        self._callbacks.clear()
+        self.faults.clear()

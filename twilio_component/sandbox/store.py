@@ -1,0 +1,199 @@
+"""The sandbox's memory of messages: bounded, thread-safe, listed newest first in pages."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+__all__ = ["MessageFilter", "MessageStore", "Page", "StoredMessage", "rfc2822"]
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+T = TypeVar("T")
+
+
+def rfc2822(moment: datetime) -> str:
+    """Format like Twilio: ``Thu, 30 Jul 2015 20:12:31 +0000`` (always UTC, always +0000)."""
+    utc = moment.astimezone(UTC)
+    return (
+        f"{_DAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} +0000"
+    )
+
+
+@dataclass(slots=True)
+class StoredMessage:
+    """One message: its public resource (Twilio's JSON) and what drives its lifecycle."""
+
+    seq: int
+    resource: dict[str, Any]
+    segments: int
+    status_callback: str | None = None
+    failure_code: int | None = None
+    send_at: datetime | None = None
+    date_sent: datetime | None = None
+
+    @property
+    def sid(self) -> str:
+        """The message SID (SM… or MM…)."""
+        return str(self.resource["sid"])
+
+    @property
+    def status(self) -> str:
+        """The current status."""
+        return str(self.resource["status"])
+
+
+@dataclass(frozen=True, slots=True)
+class MessageFilter:
+    """What a list request asks for: To, From and date-sent bounds (inclusive, UTC)."""
+
+    to: str | None = None
+    from_: str | None = None
+    sent_from: datetime | None = None
+    sent_until: datetime | None = None
+
+    def matches(self, message: StoredMessage) -> bool:
+        """Whether `message` belongs in the list."""
+        resource = message.resource
+        if self.to is not None and resource["to"] != self.to:
+            return False
+        if self.from_ is not None and resource["from"] != self.from_:
+            return False
+        if self.sent_from is None and self.sent_until is None:
+            return True
+        sent = message.date_sent
+        if sent is None:
+            return False
+        if self.sent_from is not None and sent < self.sent_from:
+            return False
+        return not (self.sent_until is not None and sent > self.sent_until)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a newest-first listing, with what the next and previous page tokens need."""
+
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    has_next: bool = False
+
+
+class MessageStore:
+    """Messages in creation order, at most `cap` of them (the oldest is forgotten first)."""
+
+    def __init__(self, cap: int) -> None:
+        if cap < 1:
+            raise ValueError(f"message_cap must be at least 1, not {cap!r}")
+        self._cap = cap
+        self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
+        self._lock = threading.Lock()
+        self._next_seq = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._messages)
+
+    def add(self, make: Callable[[int], StoredMessage]) -> StoredMessage:
+        """Store the message `make(seq)` builds, evicting the oldest past the cap."""
+        with self._lock:
+            self._next_seq += 1
+            message = make(self._next_seq)
+            self._messages[message.sid] = message
+            while len(self._messages) > self._cap:
+                self._messages.popitem(last=False)
+            return message
+
+    def get(self, sid: str) -> dict[str, Any] | None:
+        """A copy of the resource with that SID, or None."""
+        with self._lock:
+            message = self._messages.get(sid)
+            return _copy(message.resource) if message is not None else None
+
+    def update(self, sid: str, change: Callable[[StoredMessage], T]) -> T | None:
+        """Run `change` on the stored message under the lock; None when it is gone."""
+        with self._lock:
+            message = self._messages.get(sid)
+            if message is None:
+                return None
+            return change(message)
+
+    def remove(self, sid: str) -> bool:
+        """Forget one message; whether it existed."""
+        with self._lock:
+            return self._messages.pop(sid, None) is not None
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Copies of every resource, oldest first."""
+        with self._lock:
+            return [_copy(message.resource) for message in self._messages.values()]
+
+    def statuses(self) -> list[str]:
+        """The status of every stored message, oldest first."""
+        with self._lock:
+            return [message.status for message in self._messages.values()]
+
+    def clear(self) -> None:
+        """Forget every message."""
+        with self._lock:
+            self._messages.clear()
+
+    def page(
+        self,
+        wanted: MessageFilter,
+        *,
+        size: int,
+        skip: int = 0,
+        older_than: str | None = None,
+        newer_than: str | None = None,
+    ) -> Page:
+        """A newest-first page of matching messages.
+
+        `older_than`/`newer_than` are SIDs from page tokens: the page holds the matching messages
+        just older (next page) or just newer (previous page) than that message. A token whose
+        message was evicted gives an empty next page (everything older is gone too).
+        """
+        with self._lock:
+            if newer_than is not None:
+                return self._page_newer(wanted, size, newer_than)
+            newest_first: Iterator[StoredMessage] = reversed(self._messages.values())
+            if older_than is not None:
+                anchor = self._messages.get(older_than)
+                if anchor is None:
+                    return Page()
+                newest_first = (m for m in newest_first if m.seq < anchor.seq)
+            found: list[dict[str, Any]] = []
+            for message in newest_first:
+                if not wanted.matches(message):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                if len(found) == size:
+                    return Page(found, has_next=True)
+                found.append(_copy(message.resource))
+            return Page(found, has_next=False)
+
+    def _page_newer(self, wanted: MessageFilter, size: int, newer_than: str) -> Page:
+        anchor = self._messages.get(newer_than)
+        floor = anchor.seq if anchor is not None else 0
+        oldest_first = (m for m in self._messages.values() if m.seq > floor and wanted.matches(m))
+        found: list[dict[str, Any]] = []
+        for message in oldest_first:
+            found.append(_copy(message.resource))
+            if len(found) == size:
+                break
+        found.reverse()
+        return Page(found, has_next=True)
+
+
+def _copy(resource: dict[str, Any]) -> dict[str, Any]:
+    copied = dict(resource)
+    uris = copied.get("subresource_uris")
+    if isinstance(uris, dict):
+        copied["subresource_uris"] = dict(uris)
+    return copied
