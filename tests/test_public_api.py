@@ -32,3 +32,7 @@ def test_importing_the_package_loads_no_heavy_dependency() -> None:
 
 def test_package_is_typed() -> None:
     assert (Path(twilio_component.__file__).parent / "py.typed").is_file()
+
+
+def test_all_lists_exactly_the_lazy_exports() -> None:
+    assert sorted(twilio_component.__all__) == sorted(twilio_component._EXPORTS)

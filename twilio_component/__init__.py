@@ -52,7 +52,25 @@ _EXPORTS = {
     ),
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "ComponentError",
+    "ConnectionConfigError",
+    "DescriptorError",
+    "Host",
+    "OutcomeUnknownError",
+    "ParameterError",
+    "Problem",
+    "RateLimitedError",
+    "RequestNotSentError",
+    "RetryPolicy",
+    "Settings",
+    "StepError",
+    "TwilioAPIError",
+    "TwilioError",
+    "compute_signature",
+    "estimate",
+    "verify_signature",
+]
 
 
 def __getattr__(name: str) -> Any:
