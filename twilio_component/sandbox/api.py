@@ -9,6 +9,7 @@ import json
 import os
 import re
 import threading
+import traceback
 from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -113,6 +114,13 @@ class MessagesAPI:
             self._credentials.append((token.encode("ascii"), username))
 
     def __call__(self, request: Request) -> Reply:
+        try:
+            return self._answer(request)
+        except Exception:  # a sandbox bug must still get an answer, as Twilio's 500 would
+            traceback.print_exc()
+            return error_reply(500, 20500, "Internal Server Error")
+
+    def _answer(self, request: Request) -> Reply:
         path = request.path
         query_string = request.query_string
         query = parse_qs(query_string, keep_blank_values=True) if query_string else {}
@@ -125,9 +133,7 @@ class MessagesAPI:
         username, authenticated = self._authenticate(request.headers.get("authorization"))
         with self._log_lock:
             self._log.append(
-                RecordedRequest(
-                    request.method, path, query, form, username, self._clock.now()
-                )
+                RecordedRequest(request.method, path, query, form, username, self._clock.now())
             )
         if not authenticated:
             return _unauthorized()
@@ -446,4 +452,3 @@ def _not_found(path: str) -> Reply:
 
 def _method_not_allowed(method: str, path: str) -> Reply:
     return error_reply(405, 20004, f"Method {method[:16]} not allowed on {path[:256]}")
-

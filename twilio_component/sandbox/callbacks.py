@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import queue
@@ -75,6 +76,8 @@ class CallbackDispatcher:
         self._idle = threading.Condition()
         self._pending = 0
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._in_flight: http.client.HTTPConnection | None = None
 
     @property
     def records(self) -> list[CallbackRecord]:
@@ -91,11 +94,18 @@ class CallbackDispatcher:
             self._thread.start()
 
     def stop(self) -> None:
-        """Stop the worker after the callback in flight, dropping those still queued."""
+        """Stop the worker: the callback in flight is cut off, those still queued are dropped."""
         thread, self._thread = self._thread, None
-        if thread is not None:
-            self._jobs.put(None)
-            thread.join(self._timeout + 1.0)
+        if thread is None:
+            return
+        self._stopping.set()
+        self._jobs.put(None)
+        with self._idle:
+            in_flight = self._in_flight
+        if in_flight is not None and in_flight.sock is not None:
+            with contextlib.suppress(OSError):
+                in_flight.sock.shutdown(socket.SHUT_RDWR)
+        thread.join(self._timeout + 1.0)
 
     def send(self, url: str, params: dict[str, str]) -> None:
         """Queue one callback."""
@@ -119,9 +129,10 @@ class CallbackDispatcher:
             if job is None:
                 return
             url, params = job
-            record = self._deliver(url, params)
+            record = None if self._stopping.is_set() else self._deliver(url, params)
             with self._idle:
-                self._log.append(record)
+                if record is not None:
+                    self._log.append(record)
                 self._pending -= 1
                 self._idle.notify_all()
 
@@ -153,12 +164,18 @@ class CallbackDispatcher:
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
         connection = connection_class(parts.hostname or "", parts.port, timeout=self._timeout)
+        with self._idle:
+            self._in_flight = connection
         try:
             connection.request("POST", target, body=body, headers=headers)
             response = connection.getresponse()
             response.read()
         except (OSError, http.client.HTTPException) as error:
-            return CallbackRecord(url, params, signature, now, error=f"{type(error).__name__}: {error}")
+            return CallbackRecord(
+                url, params, signature, now, error=f"{type(error).__name__}: {error}"
+            )
         finally:
+            with self._idle:
+                self._in_flight = None
             connection.close()
         return CallbackRecord(url, params, signature, now, status_code=response.status)

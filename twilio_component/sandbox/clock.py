@@ -41,7 +41,7 @@ class ManualClock:
             raise ValueError("ManualClock start must be timezone-aware (e.g. tzinfo=UTC)")
         self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
-        self._listeners: list[Callable[[datetime], None]] = []
+        self._listeners: list[Callable[[datetime], object]] = []
 
     def __repr__(self) -> str:
         return f"ManualClock({self.now().isoformat()!r})"
@@ -62,12 +62,12 @@ class ManualClock:
         for listener in listeners:
             listener(now)
 
-    def subscribe(self, listener: Callable[[datetime], None]) -> None:
+    def subscribe(self, listener: Callable[[datetime], object]) -> None:
         """Call `listener(now)` after each advance (a sandbox uses this to run due steps)."""
         with self._lock:
             self._listeners.append(listener)
 
-    def unsubscribe(self, listener: Callable[[datetime], None]) -> None:
+    def unsubscribe(self, listener: Callable[[datetime], object]) -> None:
         """Stop calling `listener`; unknown listeners are ignored."""
         with self._lock:
             if listener in self._listeners:

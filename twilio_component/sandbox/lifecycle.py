@@ -7,12 +7,12 @@ import itertools
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from twilio_component.sandbox.clock import Clock, ManualClock
 from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
 
-__all__ = ["FINAL_STATUSES", "Lifecycle", "StatusChange", "delivery_error_message"]
+__all__ = ["FINAL_STATUSES", "Lifecycle", "callback_params", "delivery_error_message"]
 
 FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
 """Statuses a message never leaves."""
@@ -35,8 +35,16 @@ _DELIVERY_ERRORS = {
     30010: "Message price exceeds max price",
 }
 
-StatusChange = tuple[str, dict[str, str]]
-"""A status callback to send: (callback URL, form parameters)."""
+_BATCH = 512
+_GRAIN = 0.005
+
+
+class _Outcome(NamedTuple):
+    """What one step did: the message, when its next step is due, and the callback to send."""
+
+    sid: str
+    follow_up: datetime | None
+    callback: tuple[str, dict[str, str]] | None
 
 
 def delivery_error_message(code: int) -> str:
@@ -110,10 +118,14 @@ class Lifecycle:
     def begin(self, message: StoredMessage, created: datetime) -> None:
         """Plan the first step of a newly stored message and announce its first status."""
         if message.send_at is not None and message.status == "scheduled":
-            self._plan(message.send_at, message.sid)
+            self._plan([(message.send_at, message.sid)])
         else:
-            self._plan(created + self._interval, message.sid)
-        self._announce(message.status_callback, message.resource)
+            self._plan([(created + self._interval, message.sid)])
+        url = message.status_callback
+        if url:
+            params = self._store.update(message.sid, lambda m: callback_params(m.resource))
+            if params is not None:
+                self._notify(url, params)
 
     def run_due(self, now: datetime) -> int:
         """Run every step due at or before `now`, in time order; how many ran."""
@@ -121,36 +133,41 @@ class Lifecycle:
         with self._running:  # one runner at a time keeps each message's steps in order
             while True:
                 with self._wake:
-                    if self._stopped or not self._due or self._due[0][0] > now:
+                    if self._stopped:
                         return ran
-                    due, _, sid = heapq.heappop(self._due)
-                change = self._store.update(sid, lambda message: self._step(message, due))
-                if change is not None:
-                    url, resource, follow_up = change
-                    if follow_up is not None:
-                        self._plan(follow_up, sid)
-                    self._announce(url, resource)
-                ran += 1
+                    batch: list[tuple[str, datetime]] = []
+                    while self._due and self._due[0][0] <= now and len(batch) < _BATCH:
+                        due, _, sid = heapq.heappop(self._due)
+                        batch.append((sid, due))
+                if not batch:
+                    return ran
+                outcomes = self._store.update_many(batch, self._step)
+                self._plan([(o.follow_up, o.sid) for o in outcomes if o.follow_up is not None])
+                for outcome in outcomes:
+                    if outcome.callback is not None:
+                        self._notify(*outcome.callback)
+                ran += len(batch)
 
-    def _plan(self, due: datetime, sid: str) -> None:
+    def _plan(self, steps: list[tuple[datetime, str]]) -> None:
+        if not steps:
+            return
         with self._wake:
             earliest = self._due[0][0] if self._due else None
-            heapq.heappush(self._due, (due, next(self._order), sid))
-            if earliest is None or due < earliest:
+            for due, sid in steps:
+                heapq.heappush(self._due, (due, next(self._order), sid))
+            if earliest is None or self._due[0][0] < earliest:
                 self._wake.notify()
 
-    def _step(
-        self, message: StoredMessage, due: datetime
-    ) -> tuple[str | None, dict[str, Any], datetime | None]:
+    def _step(self, message: StoredMessage, due: datetime) -> _Outcome:
         resource = message.resource
         status = message.status
-        stamp = rfc2822(due)
         if status in _NEXT:
             new_status = _NEXT[status]
         elif status == "sent":
             new_status = "delivered" if message.failure_code is None else "undelivered"
         else:
-            return None, resource, None
+            return _Outcome(message.sid, None, None)
+        stamp = rfc2822(due)
         resource["status"] = new_status
         resource["date_updated"] = stamp
         if new_status == "queued":
@@ -168,11 +185,9 @@ class Lifecycle:
             resource["error_code"] = message.failure_code
             resource["error_message"] = delivery_error_message(message.failure_code)
         follow_up = None if new_status in FINAL_STATUSES else due + self._interval
-        return message.status_callback, dict(resource), follow_up
-
-    def _announce(self, url: str | None, resource: Mapping[str, Any]) -> None:
-        if url:
-            self._notify(url, callback_params(resource))
+        url = message.status_callback
+        callback = (url, callback_params(resource)) if url else None
+        return _Outcome(message.sid, follow_up, callback)
 
     def _run(self) -> None:
         while True:
@@ -184,7 +199,8 @@ class Lifecycle:
                     continue
                 wait = (self._due[0][0] - self._clock.now()).total_seconds()
                 if wait > 0:
-                    self._wake.wait(min(wait, 1.0))
+                    # Sleeping at least _GRAIN lets steps due close together run as one batch.
+                    self._wake.wait(min(max(wait, _GRAIN), 1.0))
                     continue
             self.run_due(self._clock.now())
 

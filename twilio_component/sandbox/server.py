@@ -7,6 +7,7 @@ without answering, which is how the sandbox's faults are played.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import socketserver
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 __all__ = ["HTTPServer", "Reply", "Request"]
 
@@ -108,10 +109,8 @@ class HTTPServer(socketserver.ThreadingTCPServer):
         with self._open_lock:
             open_now = list(self._open)
         for sock in open_now:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class _Connection(socketserver.BaseRequestHandler):
@@ -122,7 +121,7 @@ class _Connection(socketserver.BaseRequestHandler):
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.request.settimeout(IDLE_TIMEOUT)
         self.server.track(self.request, alive=True)
-        self.rfile: BinaryIO = self.request.makefile("rb", buffering=65_536)
+        self.rfile = cast(BinaryIO, self.request.makefile("rb", buffering=65_536))
 
     def finish(self) -> None:
         self.server.track(self.request, alive=False)
@@ -186,10 +185,7 @@ def _read_request(rfile: BinaryIO, sock: socket.socket) -> tuple[Request, bool] 
     else:
         raise BadRequest(431, "too many headers")
     connection = headers.get("connection", "").lower()
-    if version == "HTTP/1.1":
-        keep_alive = "close" not in connection
-    else:
-        keep_alive = "keep-alive" in connection
+    keep_alive = "close" not in connection if version == "HTTP/1.1" else "keep-alive" in connection
     if headers.get("expect", "").lower() == "100-continue":
         sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
     body = _read_body(rfile, headers)

@@ -43,7 +43,7 @@ class Sandbox:
     `undelivered` with that 30xxx error code. Status callbacks go only to loopback URLs.
     """
 
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         *,
         host: str = "127.0.0.1",
@@ -68,7 +68,9 @@ class Sandbox:
         failures = dict(delivery_failures or {})
         for number, code in failures.items():
             if code not in _DELIVERY_ERROR:
-                raise ValueError(f"delivery_failures[{number!r}] must be a 30xxx code, not {code!r}")
+                raise ValueError(
+                    f"delivery_failures[{number!r}] must be a 30xxx code, not {code!r}"
+                )
         self._host = host
         self._port = port
         self._account_sid = account_sid
@@ -161,7 +163,7 @@ class Sandbox:
             self._lifecycle.start()
             self._serving = threading.Thread(
                 target=server.serve_forever,
-                kwargs={"poll_interval": 0.05},
+                kwargs={"poll_interval": 0.02},
                 name="twilio-sandbox-server",
                 daemon=True,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -15,11 +16,17 @@ _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 def rfc2822(moment: datetime) -> str:
     """Format like Twilio: ``Thu, 30 Jul 2015 20:12:31 +0000`` (always UTC, always +0000)."""
-    utc = moment.astimezone(UTC)
+    return _stamp(int(moment.timestamp()))
+
+
+@functools.lru_cache(maxsize=64)  # many stamps fall in the same second
+def _stamp(second: int) -> str:
+    utc = datetime.fromtimestamp(second, UTC)
     return (
         f"{_DAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} "
         f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} +0000"
@@ -121,6 +128,18 @@ class MessageStore:
             if message is None:
                 return None
             return change(message)
+
+    def update_many(
+        self, items: list[tuple[str, U]], change: Callable[[StoredMessage, U], T]
+    ) -> list[T]:
+        """Run `change(message, item)` per (sid, item) under one lock, skipping gone SIDs."""
+        results: list[T] = []
+        with self._lock:
+            for sid, item in items:
+                message = self._messages.get(sid)
+                if message is not None:
+                    results.append(change(message, item))
+        return results
 
     def remove(self, sid: str) -> bool:
         """Forget one message; whether it existed."""
