@@ -130,7 +130,8 @@ def test_wrong_token_exits_3_without_showing_the_token(
 def test_missing_credentials_exit_2_and_say_what_to_set(cli: Cli) -> None:
     result = cli("send", "--to", TO, "--from", FROM, "--body", "x", env={})
     assert result.code == 2
-    assert "TWILIO_ACCOUNT_SID" in result.err and "--sandbox" in result.err
+    assert "TWILIO_ACCOUNT_SID" in result.err
+    assert "--sandbox" in result.err
 
 
 def test_sandbox_flag_needs_no_credentials(cli: Cli) -> None:

@@ -42,7 +42,8 @@ def test_missing_required_input_exits_2_and_sends_nothing(
 ) -> None:
     result = cli("run", str(EXAMPLES / "notify_and_confirm.json"))
     assert result.code == 2
-    assert "customer" in result.err and "--input" in result.err
+    assert "customer" in result.err
+    assert "--input" in result.err
     assert twilio_sandbox.requests == []
 
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from twilio_component.component import Connection, Invocation
 from twilio_component.descriptor import Action
+from twilio_component.errors import OutcomeUnknownError
 from twilio_component.twilio.client import Credentials, TwilioClient
 from twilio_component.twilio.output import Convert, output_plan, to_output
+from twilio_component.twilio.reconcile import find_created_message
 
 
 def encode_form(action: Action, parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -55,12 +57,28 @@ def credentials(connection: Connection) -> Credentials:
 
 
 def send_message(invocation: Invocation) -> dict[str, Any]:
-    """Create one message and return the documented output object."""
+    """Create one message and return the documented output object.
+
+    With ``Settings.reconcile``, an unknown outcome is followed by a lookup of the message in
+    Twilio's log (never by a second send); the message found is returned instead.
+    """
     runtime = invocation.runtime
     client = runtime.shared("twilio.client", lambda: TwilioClient(runtime.settings))
     plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
         f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
     )
     form = encode_form(invocation.action, invocation.parameters)
-    resource = client.create_message(credentials(invocation.connection), form)
+    caller = credentials(invocation.connection)
+    try:
+        resource = client.create_message(caller, form)
+    except OutcomeUnknownError as unknown:
+        if not runtime.settings.reconcile:
+            raise
+        outcome = unknown
+    else:
+        return to_output(resource, plan)
+    settings = runtime.settings
+    resource = find_created_message(
+        client, caller, form, outcome, delay=settings.reconcile_delay, sleep=settings.retry.sleep
+    )
     return to_output(resource, plan)
