@@ -7,6 +7,7 @@
     ├── StepError                   a step or workflow cannot run as written (unknown type)   2
     │   └── ParameterError          step parameters are invalid (every problem); nothing sent 2
     ├── ConnectionConfigError       credentials or API address missing or malformed; not sent 2
+    ├── OutputError                 sent, but the output broke its schema (strict mode)       1
     └── TwilioError                 talking to Twilio failed                                  1
         ├── TwilioAPIError          Twilio answered with an error; nothing was sent           3
         │   └── RateLimitedError    429 after the retries ran out; nothing was sent           3
@@ -14,7 +15,7 @@
         └── OutcomeUnknownError     the request may have reached Twilio; it was not retried   4
 
 (The last column is the command line's exit code.) ``may_have_sent`` tells, on any of them,
-whether anything may have reached Twilio: only OutcomeUnknownError says yes.
+whether anything may have reached Twilio: OutcomeUnknownError and OutputError say yes.
 
 Messages never contain secrets. Errors that stand for a lower-layer failure (requests, urllib3)
 are raised after its handler has ended, so their ``__cause__`` and ``__context__`` are empty: a
@@ -264,6 +265,7 @@ __all__ = [
     "ConnectionConfigError",
     "DescriptorError",
     "OutcomeUnknownError",
+    "OutputError",
     "ParameterError",
     "Problem",
     "RateLimitedError",
@@ -272,3 +274,24 @@ __all__ = [
     "TwilioAPIError",
     "TwilioError",
 ]
+
+
+class OutputError(ComponentError):
+    """The step ran (a message was sent) but its output does not match the output schema.
+
+    Raised only with ``Settings(strict_output=True)``; the output is kept on the error.
+    """
+
+    may_have_sent = True
+
+    def __init__(
+        self, step_type: str, output: dict[str, object], problems: Sequence[Problem]
+    ) -> None:
+        self.output = output
+        self.problems = tuple(problems)
+        sid = output.get("sid")
+        listed = "; ".join(str(p) for p in self.problems)
+        super().__init__(
+            f"{step_type} ran and the message was sent (sid {sid}), but its output does not match "
+            f"the output schema: {listed}. Do not send it again; report this as a bug."
+        )

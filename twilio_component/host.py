@@ -14,6 +14,7 @@ from twilio_component.descriptor import Action, Authorization
 from twilio_component.errors import (
     ComponentError,
     ConnectionConfigError,
+    OutputError,
     ParameterError,
     Problem,
     StepError,
@@ -154,12 +155,13 @@ class Host:
         if problems:
             raise ParameterError(problems, subject=entry.type)
         checked = self._connection(entry, connection)
+        del connection  # keep the raw secret out of this frame's locals from here on
         handler = entry.component.handlers[entry.action.name]
         output = handler(Invocation(entry.action, parameters, checked, self.runtime))
         if self.settings.strict_output:
             wrong = entry.output.problems(output)
             if wrong:
-                raise ComponentError(f"{entry.type} produced an invalid output: {wrong}")
+                raise OutputError(entry.type, output, wrong)
         return output
 
     def _parse(self, step: object) -> tuple[_Entry, Mapping[str, Any]]:

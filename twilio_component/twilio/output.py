@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from email.utils import parsedate_tz
+from functools import lru_cache
 from typing import Any
 
 from twilio_component.twilio.currencies import currency
@@ -16,12 +17,19 @@ def date_time(value: object) -> dict[str, str] | None:
     """An RFC 2822 date as ``{"dateTime": local date and time, "zoneId": "Z" or "+HH:MM"}``."""
     if not isinstance(value, str):
         return None
+    parts = _date_parts(value)
+    return None if parts is None else {"dateTime": parts[0], "zoneId": parts[1]}
+
+
+@lru_cache(maxsize=256)
+def _date_parts(value: str) -> tuple[str, str] | None:
+    """(local date and time, zone) of an RFC 2822 date; cached, as a message's dates repeat."""
     parsed = parsedate_tz(value)
     if parsed is None:
         return None
     year, month, day, hour, minute, second = parsed[:6]
     try:
-        stamp = datetime(year, month, day, hour, minute, second)  # validates the fields
+        datetime(year, month, day, hour, minute, second)  # validates the fields
     except ValueError:
         return None
     offset = parsed[9] or 0
@@ -31,7 +39,7 @@ def date_time(value: object) -> dict[str, str] | None:
         sign = "+" if offset > 0 else "-"
         hours, minutes = divmod(abs(offset) // 60, 60)
         zone = f"{sign}{hours:02d}:{minutes:02d}"
-    return {"dateTime": stamp.strftime("%Y-%m-%dT%H:%M:%S"), "zoneId": zone}
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}", zone
 
 
 def phone_number(value: object) -> dict[str, str] | None:
