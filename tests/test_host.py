@@ -106,3 +106,9 @@ def test_one_host_is_safe_to_share_between_threads(host: Host, twilio_sandbox: S
     assert errors == []
     assert len(set(sids)) == 80
     assert creates(twilio_sandbox) == 80
+
+
+def test_host_gives_each_component_its_palette_entry() -> None:
+    entries = Host.load(plugins=[EchoPlugin()]).palette()
+    assert sorted((e["name"], e["version"]) for e in entries) == [("echo", 1), ("twilio", 1)]
+    assert all(e["icon"].startswith("<svg") for e in entries)

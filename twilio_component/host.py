@@ -113,6 +113,12 @@ class Host:
         """The registered components, in registration order."""
         return tuple(self._components.values())
 
+    def palette(self) -> list[dict[str, Any]]:
+        """The palette entry of every registered component, for an editor embedding the host."""
+        from twilio_component.palette import palette_entry
+
+        return [palette_entry(component.descriptor) for component in self.components]
+
     @property
     def step_types(self) -> tuple[str, ...]:
         """Every step type this host can run, e.g. ``twilio/v1/sendSMS``."""
