@@ -69,7 +69,7 @@ def test_palette_connection_has_the_account_sid_and_auth_token_fields(
     descriptor: Descriptor,
 ) -> None:
     connection = palette_entry(descriptor)["connection"]
-    (basic,) = connection["authorizations"]
+    basic = connection["authorizations"][0]
     fields = {p["name"]: p for p in basic["properties"]}
     assert (connection["version"], basic["name"], basic["title"]) == (1, "basic_auth", "Basic Auth")
     assert [(f["label"], f["required"]) for f in fields.values()] == [
@@ -94,7 +94,7 @@ def test_palette_send_sms_fields_carry_controls_limits_and_examples(
 
 
 def test_palette_send_sms_has_its_output_shape_and_sample(descriptor: Descriptor) -> None:
-    (action,) = palette_entry(descriptor)["actions"]
+    (action,) = [a for a in palette_entry(descriptor)["actions"] if a["name"] == "sendSMS"]
     output = action["outputDefinition"]
     assert output["outputSchema"]["type"] == "OBJECT"
     names = [p["name"] for p in output["outputSchema"]["properties"]]

@@ -133,9 +133,20 @@ def seed() -> str:
     return SEED.read_text(encoding="utf-8")
 
 
-def extended_raw() -> dict[str, Any]:
-    """component.yaml plus an api_key authorization and a sendMessage action."""
+def seed_raw() -> dict[str, Any]:
+    """component.yaml cut down to what the seed page documents: basic_auth and sendSMS."""
     raw: dict[str, Any] = copy.deepcopy(yaml.safe_load(read_text("component.yaml")))
+    connection = raw["connection"]
+    connection["authorizations"] = [
+        a for a in connection["authorizations"] if a["name"] == "basic_auth"
+    ]
+    raw["actions"] = [a for a in raw["actions"] if a["name"] == "sendSMS"]
+    return raw
+
+
+def extended_raw() -> dict[str, Any]:
+    """The seed's descriptor plus a small api_key authorization and sendMessage action."""
+    raw = seed_raw()
     raw["connection"]["authorizations"].append(API_KEY)
     raw["actions"].append(
         {
@@ -156,9 +167,21 @@ def section(page: str, start: str, end: str) -> str:
 
 
 def test_generated_page_is_the_seed_byte_for_byte(seed: str) -> None:
-    page = reference_page(load_descriptor(read_text("component.yaml")))
+    page = reference_page(parse_descriptor(seed_raw()))
     assert page.splitlines() == seed.splitlines()
     assert page == seed
+
+
+def test_shipped_page_is_the_seed_with_api_key_and_send_message_inserted(seed: str) -> None:
+    page = reference_page(load_descriptor(read_text("component.yaml")))
+    api_key = re.search(r"### API Key\n.*?\n\| apiKeySecret [^\n]*\n\n\n\n", page, re.DOTALL)
+    assert api_key is not None
+    send_message = page[page.index("\n### Send Message\nName: sendMessage\n") + 1 :]
+    assert send_message.endswith("```\n\n\n\n\n")
+    assert '"type" : "twilio/v1/sendMessage"' in send_message
+    # The seed ends its only action with five newlines; the inserted action now ends the page.
+    without = page.replace(api_key.group(0), "", 1).replace(send_message[:-2], "", 1)
+    assert without == seed
 
 
 def test_every_heading_table_row_and_json_block_of_the_seed_is_generated(seed: str) -> None:
@@ -273,4 +296,5 @@ def test_cli_prints_the_page() -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == SEED.read_text(encoding="utf-8")
+    assert done.stdout == render("markdown")
+    assert done.stdout.startswith(SEED.read_text(encoding="utf-8")[:300])

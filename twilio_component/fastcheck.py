@@ -62,6 +62,8 @@ def _type_test(kind: Any) -> Check:
 def _value(schema: Mapping[str, Any], formats: Mapping[str, Callable[[object], bool]]) -> Check:
     kind = schema.get("type")
     if isinstance(kind, list) and "object" in kind:
+        if not set(schema) - _ANNOTATIONS - {"type"}:
+            return _type_test(kind)  # e.g. an object or its JSON text, checked later in code
         if kind != ["object", "null"]:
             raise _Unsupported("type")
         inner = _object({**schema, "type": "object"}, formats)

@@ -10,7 +10,8 @@ from twilio_component.descriptor import Action, Authorization, Descriptor, Prope
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 LOCAL_DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
-_JSON_TYPES = {
+#: The JSON type of each descriptor type.
+JSON_TYPES = {
     "STRING": "string",
     "INTEGER": "integer",
     "NUMBER": "number",
@@ -34,7 +35,7 @@ _COPIED = (
 def value_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The JSON Schema of one property's value, constraints included."""
     kind = spec["type"]
-    schema: dict[str, Any] = {"type": _JSON_TYPES[kind]}
+    schema: dict[str, Any] = {"type": JSON_TYPES[kind]}
     if kind == "DATE_TIME":
         schema["format"] = "date-time"
     for keyword in _COPIED:
@@ -45,6 +46,7 @@ def value_schema(spec: Mapping[str, Any]) -> dict[str, Any]:
     if "items" in spec:
         schema["items"] = value_schema(spec["items"])
     if spec.get("acceptsJsonString"):
+        # The value or its JSON text; ObjectValidator parses the text and checks its type.
         schema["type"] = [schema["type"], "string"]
     return schema
 
@@ -84,12 +86,15 @@ def object_schema(
 
 
 def rule_schema(rule: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON Schema form of a cross-parameter rule, or {} when only code can check it."""
+    """The JSON Schema form of a cross-parameter rule, or {} when only code can check it.
+
+    ``requires`` with ``equals`` (only when a parameter has a given value) is left to code.
+    """
     names = list(rule["parameters"])
     message = rule.get("message", "")
     if rule["rule"] == "one_of":
         return {"anyOf": [{"required": [n]} for n in names], "description": message}
-    if rule["rule"] == "requires":
+    if rule["rule"] == "requires" and "equals" not in rule:
         return {"dependentRequired": {rule["when"]: names}, "description": message}
     return {}
 
@@ -135,11 +140,11 @@ def _output_value(spec: Mapping[str, Any], *, nullable: bool) -> dict[str, Any]:
         extra = spec.get("additionalProperties")
         schema = {"type": "object"}
         if extra:
-            schema["additionalProperties"] = {"type": _JSON_TYPES[extra["type"]]}
+            schema["additionalProperties"] = {"type": JSON_TYPES[extra["type"]]}
     elif kind == "DATE_TIME":
         schema = {"type": "string", "pattern": LOCAL_DATE_TIME}
     else:
-        schema = {"type": _JSON_TYPES[kind]}
+        schema = {"type": JSON_TYPES[kind]}
     if "description" in spec:
         schema["description"] = spec["description"]
     if nullable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -12,6 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
 from twilio_component.descriptor import Property
 from twilio_component.errors import Problem
+from twilio_component.schemas import JSON_TYPES
 
 #: Checks across parameters that JSON Schema cannot say, by rule name:
 #: (parameters, rule) -> problems. Components add theirs through the host.
@@ -26,6 +28,11 @@ _TYPE_NAMES = {
     "object": "an object",
     "null": "null",
 }
+# The descriptor's name of a JSON Schema keyword in ``messages``, where they differ.
+_MESSAGE_KEYS = {"enum": "options"}
+# Keywords whose reason starts with the value itself ("'abc' is not ..."); the others speak of
+# its size or kind, where repeating a long value only gets in the way.
+_SHOWS_VALUE = frozenset({"pattern", "format", "minimum", "maximum", "enum"})
 
 
 def _is_url(value: object) -> bool:
@@ -35,14 +42,19 @@ def _is_url(value: object) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
 
 
-def _is_date_time(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
+def parse_date_time(value: object) -> datetime | None:
+    """An ISO 8601 date and time with a zone (``2030-01-31T12:00:00Z``), or None if it is not."""
+    if not isinstance(value, str) or "T" not in value.upper():
+        return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        return False
-    return "T" in value.upper() and parsed.tzinfo is not None
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _is_date_time(value: object) -> bool:
+    return not isinstance(value, str) or parse_date_time(value) is not None
 
 
 def format_checker() -> FormatChecker:
@@ -91,6 +103,9 @@ class ObjectValidator:
         self._owner = owner
         self._show_values = show_values
         self._checks = tuple(checks)
+        self._json_texts = {
+            p.name: JSON_TYPES[p.type] for p in properties if p.raw.get("acceptsJsonString")
+        }
 
     def problems(self, instance: object) -> list[Problem]:
         """Every problem with ``instance``, in parameter order, each with its name and reason."""
@@ -99,12 +114,37 @@ class ObjectValidator:
         found: list[Problem] = []
         for error in self._validator.iter_errors(instance):
             found.extend(self._explain(error, instance))
-        if not found:
-            for rule, check in self._checks:
-                found.extend(check(instance, rule))
+        found.extend(self._json_text_problems(instance))
+        # Rule checks run whatever else is wrong, so every problem is reported at once; each
+        # check skips values of the wrong type, which the schema has already reported.
+        for rule, check in self._checks:
+            found.extend(check(instance, rule))
         order = {name: i for i, name in enumerate(self._properties)}
         found.sort(key=lambda p: (order.get(p.path.split("[")[0], len(order)), p.path))
         return _unique(found)
+
+    def _json_text_problems(self, instance: Mapping[str, Any]) -> list[Problem]:
+        """A value given as JSON text must parse to the property's own type."""
+        found = []
+        for name, wanted in self._json_texts.items():
+            text = instance.get(name)
+            if not isinstance(text, str):
+                continue
+            hint = self._properties[name].raw.get("messages", {}).get("type") or (
+                f"must be {_TYPE_NAMES[wanted]}, or its JSON text"
+            )
+            try:
+                parsed = json.loads(text)
+            except json.JSONDecodeError as exc:
+                found.append(
+                    Problem(name, f"is not valid JSON ({exc.msg} at character {exc.pos}); {hint}")
+                )
+                continue
+            if json_type(parsed) != wanted and {wanted, json_type(parsed)} != {"number", "integer"}:
+                found.append(
+                    Problem(name, f"is JSON text of {_TYPE_NAMES[json_type(parsed)]}; {hint}")
+                )
+        return found
 
     def _explain(self, error: ValidationError, instance: Mapping[str, Any]) -> list[Problem]:
         path = list(error.absolute_path)
@@ -115,10 +155,11 @@ class ObjectValidator:
         where = name + "".join(f"[{p}]" for p in path[1:])
         prop = self._properties.get(name)
         spec: Mapping[str, Any] = prop.raw if prop else {}
-        custom = spec.get("messages", {}).get(keyword)
+        custom = spec.get("messages", {}).get(_MESSAGE_KEYS.get(keyword, keyword))
         value = error.instance
         shown = self._show(prop, value)
         if custom:
+            shown = shown if keyword in _SHOWS_VALUE else ""
             return [Problem(where, f"{shown} {custom}" if shown else custom)]
         return [Problem(where, _generic_reason(keyword, error, value, shown))]
 
@@ -131,9 +172,8 @@ class ObjectValidator:
             missing = [n for n in limit if n not in instance]
             return [Problem(n, "is required") for n in missing]
         if keyword == "additionalProperties":
-            known = ", ".join(self._properties) or "none"
             return [
-                Problem(str(n), f"is not a parameter of {self._owner} (known: {known})")
+                Problem(str(n), self._unknown(str(n)))
                 for n in instance
                 if n not in self._properties
             ]
@@ -152,6 +192,13 @@ class ObjectValidator:
             reason = schema.get("description") or f"one of {', '.join(names)} is required"
             return [Problem(names[0], reason)]
         return [Problem("", error.message)]
+
+    def _unknown(self, name: str) -> str:
+        known = ", ".join(self._properties) or "none"
+        by_folded = {n.casefold(): n for n in self._properties}
+        close = difflib.get_close_matches(name.casefold(), by_folded, n=1, cutoff=0.75)
+        guess = f"; did you mean {by_folded[close[0]]}?" if close else ""
+        return f"is not a parameter of {self._owner}{guess} (known: {known})"
 
     def _show(self, prop: Property | None, value: object) -> str:
         if not self._show_values or (prop is not None and prop.secret):
@@ -202,4 +249,4 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return result
 
 
-__all__ = ["ObjectValidator", "RuleCheck", "format_checker", "json_type"]
+__all__ = ["ObjectValidator", "RuleCheck", "format_checker", "json_type", "parse_date_time"]

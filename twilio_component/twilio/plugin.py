@@ -9,12 +9,12 @@ from twilio_component.descriptor import load_descriptor
 from twilio_component.hookspecs import hookimpl
 from twilio_component.resources import read_text
 from twilio_component.twilio.messages import send_message
+from twilio_component.twilio.rules import twilio_rules
 
 
 @hookimpl
 def register_components(register: Callable[[Component], None]) -> None:
     """Register the ``twilio/v1`` component described by component.yaml."""
     descriptor = load_descriptor(read_text("component.yaml"))
-    register(
-        Component(descriptor, handlers={action.name: send_message for action in descriptor.actions})
-    )
+    handlers = {action.name: send_message for action in descriptor.actions}
+    register(Component(descriptor, handlers=handlers, rules=twilio_rules()))
