@@ -228,6 +228,29 @@ def test_an_account_sid_that_would_change_the_url_is_refused_before_sending(
     assert len(sandbox.requests) == before
 
 
+# -- a pattern holds to the very end of the value -----------------------------------------------
+
+TRAILING_NEWLINE = [
+    ("sendSMS", "To", TO + "\n"),
+    ("sendSMS", "From", FROM + "\n"),
+    ("sendSMS", "From", "ACME\n"),
+    ("sendMessage", "MessagingServiceSid", "MG" + HEX32 + "\n"),
+    ("sendMessage", "ContentSid", "HX" + HEX32 + "\n"),
+    ("sendMessage", "StatusCallback", "https://example.com/status\n"),
+]
+
+
+@pytest.mark.parametrize(("action", "name", "value"), TRAILING_NEWLINE)
+def test_a_value_with_a_trailing_newline_does_not_match_its_pattern(
+    action: str, name: str, value: str, host: Host
+) -> None:
+    step = sms_step(**{name: value})
+    step["type"] = f"twilio/v1/{action}"
+    problems = host.check_step(step)
+    assert [p.path for p in problems] == [name]
+    assert "does not match" in problems[0].reason or "is not" in problems[0].reason
+
+
 # -- only https leaves the machine -------------------------------------------------------------
 
 
