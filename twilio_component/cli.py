@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = commands.add_parser(
         "send",
-        help="send one SMS (runs twilio/v1/sendSMS) and print the output object",
+        help="send one message (sendSMS, or --action sendMessage) and print the output object",
         description="Send one message and print the output object as JSON.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -137,20 +137,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     network_options(run)
 
-    validate = commands.add_parser("validate", help="check a step or workflow file; sends nothing")
-    validate.add_argument("file", metavar="FILE.json")
+    validate = commands.add_parser(
+        "validate",
+        help="check a step or workflow file; sends nothing",
+        description="Check every parameter of a step or of every task of a workflow file, "
+        "report each problem by name, and send nothing. Exit 0 when valid, 2 when not.",
+    )
+    validate.add_argument("file", metavar="FILE.json", help="a step or a workflow, as JSON")
 
     describe = commands.add_parser(
-        "describe", help="print the palette entry, the JSON Schemas or the reference page"
+        "describe",
+        help="print the palette entry, the JSON Schemas or the reference page",
+        description="Print what editors and docs see, generated from component.yaml.",
     )
     describe.add_argument(
-        "--format", choices=("palette", "jsonschema", "markdown"), default="palette"
+        "--format",
+        choices=("palette", "jsonschema", "markdown"),
+        default="palette",
+        help="palette: the editor's palette entry (JSON, the default); jsonschema: the "
+        "connection, parameter and output schemas (JSON Schema 2020-12); markdown: the "
+        "reference page",
     )
 
     estimate = commands.add_parser(
-        "estimate", help="count the SMS segments of a body (GSM-7 or UCS-2)"
+        "estimate",
+        help="count the SMS segments of a body (GSM-7 or UCS-2)",
+        description="Print, as JSON, the encoding Twilio would use for a body, its segments, "
+        "the characters that force UCS-2 and what Smart Encoding would change. Sends nothing "
+        "and needs no credentials.",
     )
-    estimate.add_argument("--body", required=True, metavar="TEXT")
+    estimate.add_argument("--body", required=True, metavar="TEXT", help="the message text")
     estimate.add_argument(
         "--smart-encoding",
         action="store_true",

@@ -1,0 +1,40 @@
+"""The files in examples/ are valid and run as README.md says, against the sandbox."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import TO, Cli, creates
+
+from twilio_component.sandbox import Sandbox
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
+#: The workflow inputs an example needs that have no default.
+INPUTS = {"notify_and_confirm.json": ["--input", f"customer={TO}"]}
+
+
+def test_there_are_examples_of_a_step_of_each_action_and_a_workflow() -> None:
+    names = {path.name for path in EXAMPLES}
+    assert {"send_sms_step.json", "send_message_step.json", "notify_and_confirm.json"} <= names
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_is_valid_and_validating_it_sends_nothing(
+    example: Path, cli: Cli, twilio_sandbox: Sandbox
+) -> None:
+    result = cli("validate", str(example))
+    assert (result.code, result.err) == (0, f"{example}: valid\n")
+    assert creates(twilio_sandbox) == 0
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_example_runs_against_the_sandbox_and_sends_each_task_once(
+    example: Path, cli: Cli, twilio_sandbox: Sandbox
+) -> None:
+    result = cli("run", str(example), *INPUTS.get(example.name, []))
+    assert result.code == 0, result.err
+    tasks = result.json()["tasks"]
+    assert all(re.fullmatch(r"(SM|MM)[0-9a-f]{32}", task["sid"]) for task in tasks.values())
+    assert creates(twilio_sandbox) == len(tasks)
