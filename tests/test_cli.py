@@ -93,6 +93,38 @@ def test_sandbox_command_prints_one_json_line_then_serves(sandbox_server: dict[s
     assert fetched.json()["body"] == "via the served sandbox"
 
 
+def test_sandbox_command_accepts_an_api_key_given_on_its_command_line() -> None:
+    key, secret = "SK" + "7c" * 16, "served-key-secret-5678"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "twilio_component", "sandbox", "--api-key", f"{key}:{secret}"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        served = json.loads(child.stdout.readline())
+        env = {
+            "TWILIO_ACCOUNT_SID": served["account_sid"],
+            "TWILIO_API_KEY": key,
+            "TWILIO_API_SECRET": secret,
+            "TWILIO_API_BASE_URL": served["base_url"],
+        }
+        result = run("send", "--to", TO, "--from", FROM, "--body", "with a key", env=env)
+    finally:
+        child.terminate()
+        child.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["body"] == "with a key"
+    assert secret not in result.stdout + result.stderr
+
+
+def test_sandbox_command_refuses_a_malformed_api_key_with_exit_2() -> None:
+    result = run("sandbox", "--api-key", "AK123:secret")
+    assert result.returncode == 2
+    assert "--api-key" in result.stderr
+    assert "SK" in result.stderr
+
+
 def test_sandbox_refuses_to_listen_beyond_loopback() -> None:
     result = run("sandbox", "--host", "0.0.0.0")  # noqa: S104 - the point is that it is refused
     assert result.returncode == 2

@@ -196,6 +196,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="E164",
         help="another sender number of the sandbox (+15005550006 always is one)",
     )
+    sandbox.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="SK…:SECRET",
+        help="an API key the sandbox also accepts, with its secret (repeatable)",
+    )
     return parser
 
 
@@ -471,6 +478,12 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
         auth_token=args.auth_token,
         numbers=args.number,
     )
+    for pair in args.api_key:
+        sid, _, secret = pair.partition(":")
+        try:
+            sandbox.add_api_key(sid, secret)
+        except ValueError as exc:
+            raise UsageError(f"--api-key: {exc}; give SK… and its secret as SID:SECRET") from None
     sandbox.start()
     console.out.write(
         json.dumps(
