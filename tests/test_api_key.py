@@ -102,6 +102,15 @@ def test_a_malformed_key_sid_exits_2_naming_it_and_sends_nothing(cli: Cli, keyed
     assert_secret_never_shown(result)
 
 
+@pytest.mark.parametrize("unset", ["TWILIO_API_SECRET", "TWILIO_API_KEY"])
+def test_half_an_api_key_names_the_missing_variable(unset: str, cli: Cli, keyed: Sandbox) -> None:
+    result = send(cli, key_env(keyed, **{unset: ""}))
+    assert result.code == 2
+    assert result.err.startswith(f"{unset}: is not set"), result.err
+    assert keyed.requests == []
+    assert_secret_never_shown(result)
+
+
 def test_a_missing_account_sid_exits_2_and_shows_no_secret(cli: Cli, keyed: Sandbox) -> None:
     result = send(cli, key_env(keyed, TWILIO_ACCOUNT_SID=""))
     assert result.code == 2

@@ -35,6 +35,9 @@ def test_base_url_comes_from_the_environment(environ: dict[str, str], expected: 
         "http://10.0.0.5:8080",
         "ftp://127.0.0.1",
         "https://u:p@host",
+        "https://token@host",
+        "https://host/?x=1",
+        "http://[::1",
         "not a url",
     ],
 )
@@ -52,3 +55,13 @@ def test_plain_http_to_another_host_exits_2_before_sending(cli: Cli) -> None:
     result = cli("send", "--to", TO, "--from", FROM, "--body", "x", env=env)
     assert result.code == 2
     assert "only https may leave the machine" in result.err
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:hunter2pass@127.0.0.1:8765/", "https://x:hunter2pass@[::1"]
+)
+def test_a_refused_base_url_is_shown_without_its_password(url: str) -> None:
+    with pytest.raises(ConnectionConfigError, match="TWILIO_API_BASE_URL") as caught:
+        resolve_base_url(url, {})
+    assert "hunter2pass" not in str(caught.value)
+    assert "***@" in str(caught.value)

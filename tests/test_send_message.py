@@ -167,6 +167,15 @@ def test_false_booleans_are_sent_as_false_and_absent_values_are_left_out(
     }
 
 
+def test_whole_number_floats_are_sent_as_integers(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    parameters = {"To": TO, "From": FROM, "Body": "Hi", "ValidityPeriod": 600.0, "Attempt": 2.0}
+    output(run_task(cli, tmp_path, parameters))
+    form = sent_form(twilio_sandbox)
+    assert (form["ValidityPeriod"], form["Attempt"]) == (["600"], ["2"])
+
+
 def test_every_option_at_once_is_valid_for_twilio(host: Host, twilio_sandbox: Sandbox) -> None:
     parameters: dict[str, Any] = {
         "To": TO,

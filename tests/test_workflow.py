@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import TO, Cli, creates
+from conftest import FROM, TO, Cli, creates
 
 from twilio_component.errors import StepError
 from twilio_component.sandbox import Sandbox
-from twilio_component.workflow import resolve
+from twilio_component.workflow import resolve, typed_input
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -110,3 +110,82 @@ def test_whole_reference_keeps_the_value_and_embedded_reference_becomes_text() -
 def test_formula_in_a_reference_is_refused() -> None:
     with pytest.raises(StepError, match="formulas are not supported"):
         resolve("${task.n + 1}", {"task": {"n": 1}})
+
+
+def typed_workflow(tmp_path: Path) -> Path:
+    workflow = {
+        "inputs": [
+            {"name": "validity", "type": "INTEGER", "required": True},
+            {"name": "smart", "type": "BOOLEAN", "required": True},
+        ],
+        "tasks": [
+            {
+                "name": "send",
+                "type": "twilio/v1/sendMessage",
+                "parameters": {
+                    "To": TO,
+                    "From": FROM,
+                    "Body": "typed",
+                    "ValidityPeriod": "${validity}",
+                    "SmartEncoded": "${smart}",
+                },
+            }
+        ],
+    }
+    path = tmp_path / "typed.json"
+    path.write_text(json.dumps(workflow))
+    return path
+
+
+def test_inputs_given_as_text_take_their_declared_type(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    path = typed_workflow(tmp_path)
+    result = cli("run", str(path), "--input", "validity=600", "--input", "smart=TRUE")
+    assert result.code == 0, result.err
+    (request,) = [r for r in twilio_sandbox.requests if r.method == "POST"]
+    assert (request.form["ValidityPeriod"], request.form["SmartEncoded"]) == (["600"], ["true"])
+
+
+def test_an_input_that_is_not_its_declared_type_exits_2_and_sends_nothing(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    path = typed_workflow(tmp_path)
+    result = cli("run", str(path), "--input", "validity=ten", "--input", "smart=yes")
+    assert result.code == 2
+    assert "inputs.validity: 'ten' is not a whole number" in result.err
+    assert "inputs.smart: 'yes' is not true or false" in result.err
+    assert twilio_sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "text", "expected"),
+    [
+        ({"type": "NUMBER"}, "2.5", 2.5),
+        ({"type": "OBJECT"}, '{"1": "Jane"}', {"1": "Jane"}),
+        ({"type": "ARRAY"}, '["a", "b"]', ["a", "b"]),
+        ({"type": "STRING"}, "600", "600"),
+        ({}, "true", "true"),
+    ],
+)
+def test_typed_input_converts_text_by_declared_type(
+    spec: dict[str, str], text: str, expected: object
+) -> None:
+    assert typed_input(spec, text) == (expected, None)
+
+
+def test_the_first_task_failing_says_no_task_ran_before_it(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    result = cli(
+        "run",
+        str(EXAMPLES / "send_sms_step.json"),
+        env={
+            "TWILIO_ACCOUNT_SID": twilio_sandbox.account_sid,
+            "TWILIO_AUTH_TOKEN": "a-wrong-token-of-some-length",
+            "TWILIO_API_BASE_URL": twilio_sandbox.base_url,
+        },
+    )
+    assert result.code == 3
+    assert "no task had run before it" in result.err
+    assert "finished (printed above)" not in result.err

@@ -257,7 +257,12 @@ def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     problems = []
     if not sid:
         problems.append(Problem("TWILIO_ACCOUNT_SID", "is not set (or use --sandbox)"))
-    if not token:
+    if not token and (key or secret):
+        missing = "TWILIO_API_SECRET" if key else "TWILIO_API_KEY"
+        problems.append(
+            Problem(missing, "is not set; an API key needs both TWILIO_API_KEY and its secret")
+        )
+    elif not token:
         problems.append(
             Problem(
                 "TWILIO_AUTH_TOKEN",
@@ -411,6 +416,8 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
             console.result(failure.run.as_json())
             console.problem(
                 f"task {failure.task!r} failed; the tasks before it finished (printed above)."
+                if failure.run.tasks
+                else f"task {failure.task!r} failed; no task had run before it."
             )
             raise failure.error from None
     console.result(run.as_json())

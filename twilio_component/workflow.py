@@ -95,7 +95,10 @@ def run_workflow(
     for spec in document.get("inputs", []) or []:
         name = spec["name"]
         if name in inputs:
-            values[name] = inputs[name]
+            value, problem = typed_input(spec, inputs[name])
+            if problem:
+                problems.append(Problem(f"inputs.{name}", problem))
+            values[name] = value
         elif "defaultValue" in spec:
             values[name] = spec["defaultValue"]
         elif spec.get("required", False):
@@ -125,6 +128,40 @@ def run_workflow(
     for out in _outputs(document):
         run.outputs[out["name"]] = resolve(out.get("value"), scope)
     return run
+
+
+def typed_input(spec: Mapping[str, Any], value: Any) -> tuple[Any, str | None]:
+    """An input given as text (``--input NAME=VALUE``) as its declared type, or why it is not.
+
+    Values that are not text are taken as they are; their parameters' checks judge them.
+    """
+    kind = spec.get("type", "STRING")
+    if not isinstance(value, str) or kind in ("STRING", "DATE_TIME"):
+        return value, None
+    text = value.strip()
+    if kind == "BOOLEAN":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true", None
+        return value, f"{value!r} is not true or false"
+    if kind == "INTEGER":
+        if re.fullmatch(r"[+-]?[0-9]+", text):
+            return int(text), None
+        return value, f"{value!r} is not a whole number"
+    if kind == "NUMBER":
+        try:
+            return float(text), None
+        except ValueError:
+            return value, f"{value!r} is not a number"
+    if kind in ("OBJECT", "ARRAY"):
+        wanted = dict if kind == "OBJECT" else list
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = None
+        if isinstance(parsed, wanted):
+            return parsed, None
+        return value, f"is not JSON of {'an object' if kind == 'OBJECT' else 'a list'}"
+    return value, None
 
 
 def resolve(value: Any, scope: Mapping[str, Any]) -> Any:

@@ -36,17 +36,36 @@ def base_url_from_environment(environ: Mapping[str, str]) -> str:
 def resolve_base_url(base_url: str | None, environ: Mapping[str, str] | None = None) -> str:
     """The API root to use, checked: https anywhere, plain http only on loopback."""
     url = base_url or base_url_from_environment(os.environ if environ is None else environ)
-    parts = urlsplit(url)
+    shown = repr(without_userinfo(url))
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        parts, hostname = None, None
     problem = None
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        problem = f"{url!r} is not an http(s) URL"
-    elif parts.scheme == "http" and not is_loopback(parts.hostname):
+    if parts is None or parts.scheme not in ("https", "http") or not hostname:
+        problem = f"{shown} is not an http(s) URL"
+    elif parts.scheme == "http" and not is_loopback(hostname):
         problem = (
-            f"{url!r} uses plain http to a host that is not this machine; only https may leave "
+            f"{shown} uses plain http to a host that is not this machine; only https may leave "
             "the machine (use https://, or http:// on 127.0.0.1 / localhost for a local sandbox)"
         )
-    elif parts.username or parts.password or parts.query or parts.fragment:
-        problem = f"{url!r} must not carry credentials, a query or a fragment"
+    elif "@" in parts.netloc or parts.query or parts.fragment:
+        problem = (
+            f"{shown} must not carry credentials, a query or a fragment; give only the API root "
+            "(the connection carries the credentials)"
+        )
     if problem:
         raise ConnectionConfigError([Problem("TWILIO_API_BASE_URL", problem)])
     return url.rstrip("/")
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` with any ``user:password@`` replaced by ``***@``, so it can be shown."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{path}"

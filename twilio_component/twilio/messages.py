@@ -44,6 +44,8 @@ def utc_timestamp(value: str) -> str:
 def _scalar(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # JSON Schema's integer admits 600.0; Twilio wants 600
     return str(value)
 
 
