@@ -118,9 +118,13 @@ def test_sandbox_command_accepts_an_api_key_given_on_its_command_line() -> None:
     assert secret not in result.stdout + result.stderr
 
 
-def test_sandbox_command_refuses_a_malformed_api_key_with_exit_2() -> None:
-    result = run("sandbox", "--api-key", "AK123:secret")
+@pytest.mark.parametrize("given", ["AK123:TopSecret42", "SK" + "0" * 32 + "=TopSecret42"])
+def test_sandbox_command_refuses_a_malformed_api_key_with_exit_2_without_echoing_it(
+    given: str,
+) -> None:
+    result = run("sandbox", "--api-key", given)
     assert result.returncode == 2
+    assert "TopSecret42" not in result.stdout + result.stderr
     assert "--api-key" in result.stderr
     assert "SK" in result.stderr
 

@@ -82,6 +82,17 @@ def test_a_component_without_a_handler_for_an_action_is_refused() -> None:
         Host([Component(descriptor, handlers={})])
 
 
+def test_a_component_with_a_rule_nothing_checks_is_refused() -> None:
+    descriptor = parse_descriptor(yaml.safe_load(read_text("component.yaml")))
+
+    def handler(invocation: Invocation) -> dict[str, Any]:
+        return {}
+
+    handlers = {action.name: handler for action in descriptor.actions}
+    with pytest.raises(ComponentError, match="rule that nothing checks"):
+        Host([Component(descriptor, handlers=handlers)])
+
+
 def test_one_host_is_safe_to_share_between_threads(host: Host, twilio_sandbox: Sandbox) -> None:
     sids: list[str] = []
     errors: list[BaseException] = []

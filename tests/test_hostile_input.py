@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,6 +26,7 @@ from twilio_component.errors import (
     ConnectionConfigError,
     DescriptorError,
     OutcomeUnknownError,
+    Problem,
     StepError,
 )
 from twilio_component.host import Host
@@ -141,6 +144,88 @@ def test_any_text_in_a_parameter_or_the_connection_raises_only_our_errors(
         assert creates(sandbox) == before
     except ComponentError:
         assert creates(sandbox) <= before + 1
+
+
+# -- sendMessage and api_key -----------------------------------------------------------------------
+
+SERVICE = "MG" + HEX32
+KEY_SID, KEY_SECRET = "SK" + HEX32, "hostile-key-secret-0f3a9c"
+
+
+def every_option() -> dict[str, Any]:
+    """A valid sendMessage step's parameters using every option (SendAt is two days ahead)."""
+    return {
+        "To": TO,
+        "From": FROM,
+        "MessagingServiceSid": SERVICE,
+        "Body": "hostile",
+        "MediaUrl": ["https://example.com/a.png"],
+        "ContentSid": "HX" + HEX32,
+        "ContentVariables": {"1": "Jane"},
+        "StatusCallback": "https://example.com/status",
+        "ApplicationSid": "AP" + HEX32,
+        "ValidityPeriod": 600,
+        "SendAt": (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "SmartEncoded": True,
+        "ShortenUrls": True,
+        "SendAsMms": False,
+        "PersistentAction": ["mailto:hello@example.com"],
+        "ContentRetention": "retain",
+        "AddressRetention": "retain",
+        "RiskCheck": "enable",
+        "ProvideFeedback": False,
+        "Attempt": 1,
+        "ForceDelivery": False,
+        "TrafficType": "free",
+        "FallbackFrom": FROM,
+    }
+
+
+#: Text shaped like what the checks parse: dates, URLs, JSON, channel addresses.
+shaped_text = st.one_of(
+    st.from_regex(
+        r"\A[0-9]{1,5}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2})?"
+        r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?\Z"
+    ),
+    st.sampled_from(["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-14:00"]),
+    st.builds(lambda t: "http://" + t, st.text(max_size=12)),
+    st.sampled_from(["http://[x", "https://[::1", "https://a_b.example/", "[" * 5000, "1" * 5000]),
+    st.builds(lambda t: "whatsapp:" + t, st.text(max_size=12)),
+    st.builds(json.dumps, values),
+)
+option_names = st.sampled_from(sorted(every_option()))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    changes=st.dictionaries(option_names, values | shaped_text, min_size=1, max_size=3),
+    dropped=st.lists(option_names, max_size=3),
+)
+def test_any_send_message_parameters_get_a_verdict_never_a_crash(
+    changes: dict[str, Any], dropped: list[str], host: Host
+) -> None:
+    parameters = {k: v for k, v in {**every_option(), **changes}.items() if k not in dropped}
+    problems = host.check_step({"type": "twilio/v1/sendMessage", "parameters": parameters})
+    assert all(isinstance(p, Problem) and p.path and p.reason for p in problems)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_api_key_connections_raise_only_our_errors_and_never_show_the_secret(
+    data: st.DataObject, host: Host, sandbox: Sandbox
+) -> None:
+    sandbox.add_api_key(KEY_SID, KEY_SECRET)
+    good = {"accountSid": sandbox.account_sid, "apiKeySid": KEY_SID, "apiKeySecret": KEY_SECRET}
+    connection = data.draw(mostly(replaced(good), st.dictionaries(names, values, max_size=3)))
+    before = creates(sandbox)
+    raised: ComponentError | None = None
+    try:
+        host.execute(sms_step(), connection=connection)
+    except ComponentError as error:
+        raised = error
+    if isinstance(raised, StepError | ConnectionConfigError):
+        assert creates(sandbox) == before
+    assert KEY_SECRET not in f"{raised} {raised!r}"
 
 
 # -- mutated descriptors ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FROM, TO, Cli, creates
@@ -99,6 +100,52 @@ def test_validate_reports_invalid_literal_parameters(cli: Cli, tmp_path: Path) -
     result = cli("validate", str(path))
     assert result.code == 2
     assert {line.split(":")[0] for line in result.err.splitlines()} == {"To", "From", "Body"}
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"To": TO, "From": "${sender}", "Body": "hi"},
+        {"To": "${customer}", "From": "whatsapp:+15005550006", "Body": "hi"},
+        {
+            "To": TO,
+            "MessagingServiceSid": "${service}",
+            "ShortenUrls": True,
+            "SendAt": "${when}",
+            "Body": "hi",
+        },
+        {"To": TO, "From": FROM, "ContentSid": "${template}", "ContentVariables": {"1": "x"}},
+    ],
+)
+def test_validate_counts_a_referenced_parameter_as_given(
+    parameters: dict[str, Any], cli: Cli, tmp_path: Path
+) -> None:
+    workflow = {
+        "inputs": [{"name": n} for n in ("sender", "customer", "service", "when", "template")],
+        "tasks": [{"name": "send", "type": "twilio/v1/sendMessage", "parameters": parameters}],
+    }
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(workflow))
+    result = cli("validate", str(path))
+    assert (result.code, result.err) == (0, f"{path}: valid\n")
+
+
+def test_validate_still_judges_the_literal_parameters_beside_a_reference(
+    cli: Cli, tmp_path: Path
+) -> None:
+    task = {
+        "name": "send",
+        "type": "twilio/v1/sendMessage",
+        "parameters": {"To": "${customer}", "From": "12", "Body": "hi", "ValidityPeriod": 0},
+    }
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps({"inputs": [{"name": "customer"}], "tasks": [task]}))
+    result = cli("validate", str(path))
+    assert result.code == 2
+    assert [line.split(":")[0] for line in result.err.splitlines()[:2]] == [
+        "tasks[0].parameters.From",
+        "tasks[0].parameters.ValidityPeriod",
+    ]
 
 
 def test_whole_reference_keeps_the_value_and_embedded_reference_becomes_text() -> None:

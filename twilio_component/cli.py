@@ -435,13 +435,14 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
         problems = workflow_problems(document, host.step_types)
         if not problems:
             for index, task in enumerate(document["tasks"]):
-                literal = {
-                    k: v for k, v in task.get("parameters", {}).items() if not _references(v)
-                }
-                for p in host.check_step({**task, "parameters": literal}):
-                    if p.reason == "is required" and p.path in task.get("parameters", {}):
-                        continue
-                    problems.append(Problem(f"tasks[{index}].parameters.{p.path}", p.reason))
+                given = task.get("parameters", {})
+                # A referenced value is known only when the workflow runs: count it as given
+                # (None, which every check across parameters passes over) and judge the rest.
+                referenced = {k for k, v in given.items() if _references(v)}
+                shaped = {k: None if k in referenced else v for k, v in given.items()}
+                for p in host.check_step({**task, "parameters": shaped}):
+                    if p.path.split("[")[0] not in referenced:
+                        problems.append(Problem(f"tasks[{index}].parameters.{p.path}", p.reason))
     else:
         problems = host.check_step(document)
     for problem in problems:
@@ -489,8 +490,12 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
         sid, _, secret = pair.partition(":")
         try:
             sandbox.add_api_key(sid, secret)
-        except ValueError as exc:
-            raise UsageError(f"--api-key: {exc}; give SK… and its secret as SID:SECRET") from None
+        except ValueError:
+            # The argument holds a secret: say what is expected, never echo what was given.
+            raise UsageError(
+                "--api-key: expected SK followed by 32 hexadecimal digits, a colon, then the "
+                "key's secret (SK…:SECRET)"
+            ) from None
     sandbox.start()
     console.out.write(
         json.dumps(

@@ -19,7 +19,12 @@ from twilio_component.errors import (
     Problem,
     StepError,
 )
-from twilio_component.schemas import connection_schema, output_schema, parameters_schema
+from twilio_component.schemas import (
+    connection_schema,
+    output_schema,
+    parameters_schema,
+    rule_schema,
+)
 from twilio_component.settings import Settings
 from twilio_component.validation import ObjectValidator
 
@@ -98,6 +103,13 @@ class Host:
                 check = component.rules.get(rule["rule"])
                 if check is not None:
                     checks.append((rule, check))
+                elif not rule_schema(rule):
+                    # Neither JSON Schema nor code would check it: refuse rather than skip.
+                    raise ComponentError(
+                        f"component {descriptor.type}: action {action.name} has a "
+                        f"{rule['rule']!r} rule that nothing checks; register a check for it "
+                        "in Component(rules=...)"
+                    )
             self._entries[step_type] = _Entry(
                 type=step_type,
                 component=component,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,8 +39,12 @@ _SHOWS_VALUE = frozenset({"pattern", "format", "minimum", "maximum", "enum"})
 def _is_url(value: object) -> bool:
     if not isinstance(value, str):
         return True
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+    return parts.scheme in ("http", "https") and bool(hostname) and " " not in value
 
 
 def parse_date_time(value: object) -> datetime | None:
@@ -49,9 +53,12 @@ def parse_date_time(value: object) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            return None
+        parsed.astimezone(UTC)  # a moment UTC cannot hold (year 1 at +01:00) is no date
+    except (ValueError, OverflowError):
         return None
-    return parsed if parsed.tzinfo is not None else None
+    return parsed
 
 
 def _is_date_time(value: object) -> bool:
@@ -146,6 +153,9 @@ class ObjectValidator:
                 found.append(
                     Problem(name, f"is not valid JSON ({exc.msg} at character {exc.pos}); {hint}")
                 )
+                continue
+            except (ValueError, RecursionError):  # too deeply nested, or a number too long
+                found.append(Problem(name, f"is JSON text too deeply nested or too large; {hint}"))
                 continue
             if json_type(parsed) != wanted and {wanted, json_type(parsed)} != {"number", "integer"}:
                 found.append(
