@@ -96,7 +96,7 @@ def test_a_wrong_secret_is_refused_by_twilio_without_showing_it(cli: Cli, keyed:
 def test_a_malformed_key_sid_exits_2_naming_it_and_sends_nothing(cli: Cli, keyed: Sandbox) -> None:
     result = send(cli, key_env(keyed, TWILIO_API_KEY="AK" + "5e" * 16))
     assert result.code == 2
-    assert any(line.startswith("apiKeySid: ") for line in result.err.splitlines()), result.err
+    assert any(line.startswith("TWILIO_API_KEY (apiKeySid): ") for line in result.err.splitlines())
     assert "SK followed by 32 hexadecimal digits" in result.err
     assert keyed.requests == []
     assert_secret_never_shown(result)

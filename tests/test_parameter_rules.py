@@ -297,14 +297,32 @@ def test_send_at_a_second_after_35_days_is_too_late(host: Host) -> None:
         SendAt=stamp(NOW + timedelta(days=35, seconds=1)),
     )
     assert [p.path for p in found] == ["SendAt"]
+    assert "1 more than the 3,024,000 allowed" in found[0].reason
     assert "no later than 2030-07-06T12:00:00Z" in found[0].reason
+
+
+def test_send_at_with_an_offset_is_shown_as_given_and_in_utc(host: Host) -> None:
+    given = (NOW + timedelta(seconds=60)).astimezone(timezone(timedelta(hours=2))).isoformat()
+    (found,) = problems(host, To=TO, MessagingServiceSid=SERVICE, Body="Hi", SendAt=given)
+    assert found.reason.startswith(f"{given!r} (2030-06-01T12:01:00Z) is only 60 seconds ahead")
+
+
+def test_the_window_comes_from_the_rule_in_the_descriptor() -> None:
+    (rule,) = [r for r in SEND_MESSAGE.rules if r["rule"] == "send_window"]
+    assert (rule["aheadMoreThan"], rule["aheadAtMost"]) == (300, 35 * 86_400)
+    check = twilio_rules(clock=lambda: NOW)["send_window"]
+    narrow = {**rule, "aheadMoreThan": 10, "aheadAtMost": 20}
+    assert check({"SendAt": stamp(NOW + timedelta(seconds=15))}, narrow) == []
+    assert [p.path for p in check({"SendAt": stamp(NOW + timedelta(seconds=25))}, narrow)] == [
+        "SendAt"
+    ]
 
 
 def test_send_at_in_the_past_says_so_and_gives_the_window(host: Host) -> None:
     (found,) = problems(
         host, To=TO, MessagingServiceSid=SERVICE, Body="Hi", SendAt="2030-06-01T11:00:00Z"
     )
-    assert found.reason.startswith("2030-06-01T11:00:00Z is not in the future;")
+    assert found.reason.startswith("'2030-06-01T11:00:00Z' is not in the future;")
     assert "later than 2030-06-01T12:05:00Z" in found.reason
 
 

@@ -97,7 +97,7 @@ def test_malformed_account_sid_exits_2_and_sends_nothing(
     env = {**sandbox_env, "TWILIO_ACCOUNT_SID": "AC123/../../evil"}
     result = cli("send", "--to", TO, "--from", FROM, "--body", "x", env=env)
     assert result.code == 2
-    assert "username: is not an Account SID" in result.err
+    assert "TWILIO_ACCOUNT_SID (username): is not an Account SID" in result.err
     assert twilio_sandbox.requests == []
 
 

@@ -274,6 +274,31 @@ def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {"username": sid, "password": token}
 
 
+#: The environment variable each connection property of the CLI comes from.
+_ENVIRONMENT_NAMES = {
+    "username": "TWILIO_ACCOUNT_SID",
+    "password": "TWILIO_AUTH_TOKEN",
+    "accountSid": "TWILIO_ACCOUNT_SID",
+    "apiKeySid": "TWILIO_API_KEY",
+    "apiKeySecret": "TWILIO_API_SECRET",
+}
+
+
+@contextmanager
+def _named_by_environment() -> Iterator[None]:
+    """Connection problems name the environment variable the value came from."""
+    try:
+        yield
+    except ConnectionConfigError as error:
+        problems = [
+            Problem(f"{_ENVIRONMENT_NAMES[p.path]} ({p.path})", p.reason)
+            if p.path in _ENVIRONMENT_NAMES
+            else p
+            for p in error.problems
+        ]
+        raise ConnectionConfigError(problems, subject=error.subject) from None
+
+
 @contextmanager
 def _target(
     args: argparse.Namespace, console: Console, environ: Mapping[str, str]
@@ -289,10 +314,15 @@ def _target(
         )
     if not args.sandbox:
         connection = _connection_from_environment(environ)
-        console.secrets.extend(
-            v for k, v in connection.items() if k in ("password", "apiKeySecret")
-        )
-        with Host.load(settings) as host:
+        with _named_by_environment(), Host.load(settings) as host:
+            secret = {
+                prop.name
+                for component in host.components
+                for authorization in component.descriptor.authorizations
+                for prop in authorization.properties
+                if prop.secret
+            }
+            console.secrets.extend(v for k, v in connection.items() if k in secret)
             yield host, connection
         return
     from twilio_component.sandbox import Sandbox

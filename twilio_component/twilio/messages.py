@@ -28,10 +28,9 @@ def encode_form(action: Action, parameters: Mapping[str, Any]) -> list[tuple[str
             form.append((prop.name, value if isinstance(value, str) else json.dumps(value)))
         elif prop.type == "DATE_TIME":
             form.append((prop.name, utc_timestamp(value)))
-            if prop.name == "SendAt":
-                form.append(("ScheduleType", "fixed"))
         else:
             form.append((prop.name, _scalar(value)))
+        form.extend(prop.raw.get("sendsWith", {}).items())  # e.g. SendAt brings ScheduleType
     return form
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -11,9 +12,6 @@ from twilio_component.errors import Problem
 from twilio_component.validation import RuleCheck, parse_date_time
 
 __all__ = [
-    "MAX_SCHEDULE_AHEAD",
-    "MIN_SCHEDULE_AHEAD",
-    "PAIRED_CHANNELS",
     "Clock",
     "channel",
     "requires_when_equal",
@@ -25,13 +23,6 @@ __all__ = [
 
 Clock = Callable[[], datetime]
 """Gives the current time (timezone-aware); injected so tests can fix it."""
-
-#: Twilio schedules a message more than this far ahead (exclusive)...
-MIN_SCHEDULE_AHEAD: Final = timedelta(seconds=300)
-#: ...and at most this far ahead (inclusive): 3,024,000 seconds.
-MAX_SCHEDULE_AHEAD: Final = timedelta(days=35)
-#: Channels whose senders talk only to recipients on the same channel (and the reverse).
-PAIRED_CHANNELS: Final = frozenset({"whatsapp"})
 
 _CHANNEL_PREFIX: Final = re.compile(r"([A-Za-z][A-Za-z0-9-]*):")
 
@@ -52,12 +43,13 @@ def same_channel(parameters: Mapping[str, Any], rule: Mapping[str, Any]) -> list
     given = [(n, parameters[n]) for n in rule["parameters"] if isinstance(parameters.get(n), str)]
     if len(given) < 2:
         return []
+    paired = {name.lower() for name in rule["channels"]}
     (first, first_value), others = given[0], given[1:]
     first_channel = channel(first_value)
     problems = []
     for name, value in others:
         other_channel = channel(value)
-        if other_channel == first_channel or not {first_channel, other_channel} & PAIRED_CHANNELS:
+        if other_channel == first_channel or not {first_channel, other_channel} & paired:
             continue
         reason = (
             f"is {_channel_name(other_channel)} but {first} is {_channel_name(first_channel)}; "
@@ -72,12 +64,15 @@ def _channel_name(name: str) -> str:
 
 
 def send_window(clock: Clock = utc_now) -> RuleCheck:
-    """The check that each of a rule's date-times is inside Twilio's scheduling window.
+    """The check that each of a rule's date-times is inside its window: more than
+    ``aheadMoreThan`` and at most ``aheadAtMost`` seconds from now.
 
     A value that is not a date and time with a zone is left to the schema's format check.
     """
 
     def check(parameters: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]:
+        earliest = timedelta(seconds=rule["aheadMoreThan"])
+        latest = timedelta(seconds=rule["aheadAtMost"])
         problems = []
         for name in rule["parameters"]:
             when = parse_date_time(parameters.get(name))
@@ -85,16 +80,18 @@ def send_window(clock: Clock = utc_now) -> RuleCheck:
                 continue
             now = clock()
             ahead = when - now
-            if MIN_SCHEDULE_AHEAD < ahead <= MAX_SCHEDULE_AHEAD:
+            if earliest < ahead <= latest:
                 continue
-            advice = rule.get("message", "pick a time in Twilio's scheduling window")
+            advice = rule.get("message", "pick a time in the window")
             window = (
-                f"right now: later than {_stamp(now + MIN_SCHEDULE_AHEAD)} "
-                f"and no later than {_stamp(now + MAX_SCHEDULE_AHEAD)}"
+                f"right now: later than {_stamp(now + earliest)} "
+                f"and no later than {_stamp(now + latest)}"
             )
-            problems.append(
-                Problem(name, f"{_stamp(when)} {_distance(ahead)}; {advice} ({window})")
-            )
+            given = repr(parameters[name])
+            if _stamp(when) not in given:
+                given += f" ({_stamp(when)})"
+            reason = f"{given} {_distance(ahead, earliest, latest)}; {advice} ({window})"
+            problems.append(Problem(name, reason))
         return problems
 
     return check
@@ -104,13 +101,17 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _distance(ahead: timedelta) -> str:
+def _distance(ahead: timedelta, earliest: timedelta, latest: timedelta) -> str:
     seconds = int(ahead.total_seconds())
     if seconds <= 0:
         return "is not in the future"
-    if ahead <= MIN_SCHEDULE_AHEAD:
-        return f"is only {seconds} seconds ahead"
-    return f"is {seconds:,} seconds (about {round(seconds / 86_400)} days) ahead"
+    if ahead <= earliest:
+        return f"is only {seconds:,} seconds ahead, not more than {int(earliest.total_seconds()):,}"
+    over = int((ahead - latest).total_seconds())
+    return (
+        f"is {seconds:,} seconds ahead, {over:,} more than the "
+        f"{int(latest.total_seconds()):,} allowed"
+    )
 
 
 def requires_when_equal(parameters: Mapping[str, Any], rule: Mapping[str, Any]) -> list[Problem]:
@@ -124,7 +125,9 @@ def requires_when_equal(parameters: Mapping[str, Any], rule: Mapping[str, Any]) 
     value = parameters.get(rule["when"], _ABSENT)
     if value is _ABSENT or type(value) is not type(rule["equals"]) or value != rule["equals"]:
         return []
-    reason = rule.get("message") or f"is required when {rule['when']} is {rule['equals']!r}"
+    reason = rule.get("message") or (
+        f"is required when {rule['when']} is {json.dumps(rule['equals'])}"
+    )
     return [Problem(name, reason) for name in rule["parameters"] if name not in parameters]
 
 
