@@ -221,6 +221,23 @@ def test_typed_input_converts_text_by_declared_type(
     assert typed_input(spec, text) == (expected, None)
 
 
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("INTEGER", "1" * 5000),
+        ("INTEGER", "1_000"),
+        ("NUMBER", "nan"),
+        ("NUMBER", "inf"),
+        ("OBJECT", "[" * 100_000),
+        ("ARRAY", "1" * 5000),
+        ("BOOLEAN", "yes"),
+    ],
+)
+def test_typed_input_refuses_text_that_is_not_its_type_with_a_reason(kind: str, text: str) -> None:
+    value, problem = typed_input({"type": kind}, text)
+    assert (value, bool(problem)) == (text, True)
+
+
 def test_the_first_task_failing_says_no_task_ran_before_it(
     cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
 ) -> None:

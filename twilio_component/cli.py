@@ -349,20 +349,13 @@ def _parameter_value(host: Host, action_type: str, name: str, text: str) -> Any:
 
 
 def _convert(kind: str, text: str) -> Any:
-    if kind == "INTEGER":
-        try:
-            return int(text)
-        except ValueError:
-            return text
-    if kind == "BOOLEAN":
-        lowered = text.strip().lower()
-        return {"true": True, "false": False}.get(lowered, text)
-    if kind == "OBJECT":
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
+    """``--param`` text as the parameter's type; text that is not stays text for the checks."""
+    from twilio_component.workflow import typed_input
+
+    if kind == "ARRAY":
+        return text  # one item; the flag repeats for a list
+    value, _ = typed_input({"type": kind}, text)
+    return value
 
 
 def _pairs(items: Sequence[str], flag: str) -> list[tuple[str, str]]:

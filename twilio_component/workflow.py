@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -144,19 +145,22 @@ def typed_input(spec: Mapping[str, Any], value: Any) -> tuple[Any, str | None]:
             return text.lower() == "true", None
         return value, f"{value!r} is not true or false"
     if kind == "INTEGER":
-        if re.fullmatch(r"[+-]?[0-9]+", text):
+        if re.fullmatch(r"[+-]?[0-9]{1,30}", text):
             return int(text), None
         return value, f"{value!r} is not a whole number"
     if kind == "NUMBER":
         try:
-            return float(text), None
+            number = float(text)
         except ValueError:
-            return value, f"{value!r} is not a number"
+            number = math.nan
+        if math.isfinite(number):
+            return number, None
+        return value, f"{value!r} is not a number"
     if kind in ("OBJECT", "ARRAY"):
         wanted = dict if kind == "OBJECT" else list
         try:
             parsed = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, or nested or sized beyond reason
             parsed = None
         if isinstance(parsed, wanted):
             return parsed, None
