@@ -1,0 +1,24 @@
+"""The benchmark scripts run and print their figures (people judge the figures, not tests)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def test_sandbox_throughput_prints_a_rate_for_each_kind_of_client() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "sandbox_throughput.py"), "--seconds", "0.3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    rates = [int(n) for n in re.findall(r": (\d+)$", done.stdout, flags=re.MULTILINE)]
+    assert len(rates) == 2
+    assert all(rate > 0 for rate in rates)
