@@ -243,26 +243,41 @@ class Console:
         self.err.write(self.redact(line) + "\n")
 
 
+#: Where the CLI reads each connection property, by authorization.
+_FROM_ENVIRONMENT = {
+    "basic_auth": {"username": "TWILIO_ACCOUNT_SID", "password": "TWILIO_AUTH_TOKEN"},
+    "api_key": {
+        "accountSid": "TWILIO_ACCOUNT_SID",
+        "apiKeySid": "TWILIO_API_KEY",
+        "apiKeySecret": "TWILIO_API_SECRET",
+    },
+}
+#: The environment variable each connection property comes from.
+_ENVIRONMENT_NAMES = {k: v for names in _FROM_ENVIRONMENT.values() for k, v in names.items()}
+
+
+def _read_connection(environ: Mapping[str, str], authorization: str) -> dict[str, str]:
+    names = _FROM_ENVIRONMENT[authorization]
+    return {prop: environ.get(variable, "") for prop, variable in names.items()}
+
+
 def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    sid = environ.get("TWILIO_ACCOUNT_SID", "")
-    token = environ.get("TWILIO_AUTH_TOKEN", "")
-    key, secret = environ.get("TWILIO_API_KEY", ""), environ.get("TWILIO_API_SECRET", "")
-    if not token and key and secret:
-        return {
-            "authorization": "api_key",
-            "accountSid": sid,
-            "apiKeySid": key,
-            "apiKeySecret": secret,
-        }
+    basic = _read_connection(environ, "basic_auth")
+    key = _read_connection(environ, "api_key")
+    if not basic["password"] and key["apiKeySid"] and key["apiKeySecret"]:
+        return {"authorization": "api_key", **key}
     problems = []
-    if not sid:
+    if not basic["username"]:
         problems.append(Problem("TWILIO_ACCOUNT_SID", "is not set (or use --sandbox)"))
-    if not token and (key or secret):
-        missing = "TWILIO_API_SECRET" if key else "TWILIO_API_KEY"
+    if not basic["password"] and (key["apiKeySid"] or key["apiKeySecret"]):
+        missing = "apiKeySecret" if key["apiKeySid"] else "apiKeySid"
         problems.append(
-            Problem(missing, "is not set; an API key needs both TWILIO_API_KEY and its secret")
+            Problem(
+                _ENVIRONMENT_NAMES[missing],
+                "is not set; an API key needs both TWILIO_API_KEY and its secret",
+            )
         )
-    elif not token:
+    elif not basic["password"]:
         problems.append(
             Problem(
                 "TWILIO_AUTH_TOKEN",
@@ -271,17 +286,7 @@ def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
         )
     if problems:
         raise ConnectionConfigError(problems)
-    return {"username": sid, "password": token}
-
-
-#: The environment variable each connection property of the CLI comes from.
-_ENVIRONMENT_NAMES = {
-    "username": "TWILIO_ACCOUNT_SID",
-    "password": "TWILIO_AUTH_TOKEN",
-    "accountSid": "TWILIO_ACCOUNT_SID",
-    "apiKeySid": "TWILIO_API_KEY",
-    "apiKeySecret": "TWILIO_API_SECRET",
-}
+    return basic
 
 
 @contextmanager

@@ -61,6 +61,11 @@ def parse_date_time(value: object) -> datetime | None:
     return parsed
 
 
+def utc_stamp(moment: datetime) -> str:
+    """``moment`` in UTC as ``YYYY-MM-DDTHH:MM:SSZ``, the form Twilio uses."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or parse_date_time(value) is not None
 
@@ -266,4 +271,11 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return result
 
 
-__all__ = ["ObjectValidator", "RuleCheck", "format_checker", "json_type", "parse_date_time"]
+__all__ = [
+    "ObjectValidator",
+    "RuleCheck",
+    "format_checker",
+    "json_type",
+    "parse_date_time",
+    "utc_stamp",
+]

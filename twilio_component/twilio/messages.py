@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from twilio_component.component import Connection, Invocation
@@ -13,6 +12,7 @@ from twilio_component.errors import OutcomeUnknownError
 from twilio_component.twilio.client import Credentials, TwilioClient
 from twilio_component.twilio.output import Convert, output_plan, to_output
 from twilio_component.twilio.reconcile import find_created_message
+from twilio_component.validation import parse_date_time, utc_stamp
 
 
 def encode_form(action: Action, parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -36,8 +36,10 @@ def encode_form(action: Action, parameters: Mapping[str, Any]) -> list[tuple[str
 
 def utc_timestamp(value: str) -> str:
     """An ISO 8601 date-time with a zone, as Twilio wants it: ``YYYY-MM-DDTHH:MM:SSZ`` in UTC."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    parsed = parse_date_time(value)
+    if parsed is None:  # validation refuses such a value before it gets here
+        raise ValueError(f"{value!r} is not a date and time with a zone")
+    return utc_stamp(parsed)
 
 
 def _scalar(value: object) -> str:

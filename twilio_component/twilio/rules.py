@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from twilio_component.errors import Problem
-from twilio_component.validation import RuleCheck, parse_date_time
+from twilio_component.validation import RuleCheck, parse_date_time, utc_stamp
 
 __all__ = [
     "Clock",
@@ -84,21 +84,17 @@ def send_window(clock: Clock = utc_now) -> RuleCheck:
                 continue
             advice = rule.get("message", "pick a time in the window")
             window = (
-                f"right now: later than {_stamp(now + earliest)} "
-                f"and no later than {_stamp(now + latest)}"
+                f"right now: later than {utc_stamp(now + earliest)} "
+                f"and no later than {utc_stamp(now + latest)}"
             )
             given = repr(parameters[name])
-            if _stamp(when) not in given:
-                given += f" ({_stamp(when)})"
+            if utc_stamp(when) not in given:
+                given += f" ({utc_stamp(when)})"
             reason = f"{given} {_distance(ahead, earliest, latest)}; {advice} ({window})"
             problems.append(Problem(name, reason))
         return problems
 
     return check
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _distance(ahead: timedelta, earliest: timedelta, latest: timedelta) -> str:
