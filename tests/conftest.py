@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,34 @@ from twilio_component.cli import main
 from twilio_component.host import Host
 from twilio_component.sandbox import Sandbox
 from twilio_component.settings import RetryPolicy, Settings
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+#: Files opened beside the repository (e.g. ../shared): a plain clone has nothing there.
+OUTSIDE_READS: list[str] = []
+
+
+def _record_outside_reads(event: str, args: tuple[Any, ...]) -> None:
+    if event != "open" or not isinstance(args[0], str | bytes | os.PathLike):
+        return
+    path = os.path.abspath(os.fsdecode(args[0]))
+    beside = str(REPOSITORY.parent) + os.sep
+    if path.startswith(beside) and not path.startswith(str(REPOSITORY) + os.sep):
+        OUTSIDE_READS.append(path)
+
+
+sys.addaudithook(_record_outside_reads)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test read a file beside the repository instead of inside it."""
+    if OUTSIDE_READS:
+        sys.stderr.write(
+            "tests read files outside the repository (ship them in tests/data):\n  "
+            + "\n  ".join(sorted(set(OUTSIDE_READS)))
+            + "\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 TO = "+15558675310"

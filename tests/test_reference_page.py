@@ -7,20 +7,20 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from openapi import DATA
 
 from twilio_component.describe import reference_page, render
 from twilio_component.descriptor import load_descriptor, parse_descriptor
 from twilio_component.reference_page import pretty_json
 from twilio_component.resources import read_text
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "twilio_v1.md"
+SEED = DATA / "twilio_v1.md"
 
 API_KEY = {
     "name": "api_key",

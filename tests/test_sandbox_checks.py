@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from openapi import spec_path
 
 from twilio_component.sandbox.checks import (
     CONDITIONAL,
@@ -26,7 +26,7 @@ from twilio_component.sandbox.checks import (
     check_create,
 )
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "twilio" / "twilio_api_v2010.json"
+SPEC_PATH = spec_path()
 NOW = datetime(2030, 1, 1, 12, 0, 0, tzinfo=UTC)
 OWN = frozenset({MAGIC_SENDER, "+15550001111", "MyBrand", "12345"})
 TO = "+15551234567"
