@@ -16,7 +16,8 @@ import pytest
 from twilio_component.cli import main
 from twilio_component.host import Host
 from twilio_component.sandbox import Sandbox
-from twilio_component.settings import RetryPolicy, Settings
+from twilio_component.settings import RetryPolicy
+from twilio_component.twilio.settings import Settings
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: Files opened beside the repository (e.g. ../shared): a plain clone has nothing there.

@@ -63,7 +63,7 @@ def test_body_is_limited_to_1600_characters() -> None:
         ),
         (
             "actions.0.output.properties.1.shape",
-            "telepathy",
+            "tele pathy",
             "$.actions[0].output.properties[1].shape",
         ),
         ("actions.0.colour", "red", "$.actions[0]"),

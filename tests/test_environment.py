@@ -13,8 +13,8 @@ from conftest import sms_step
 
 from twilio_component.host import Host
 from twilio_component.sandbox import Sandbox
-from twilio_component.settings import Settings
 from twilio_component.twilio.client import TwilioClient
+from twilio_component.twilio.settings import Settings
 
 
 class ForwardProxy(http.server.ThreadingHTTPServer):

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from twilio_component.host import Host
 from twilio_component.sandbox import Sandbox
-from twilio_component.settings import Settings
 from twilio_component.twilio.segments import estimate
+from twilio_component.twilio.settings import Settings
 
 EMOJI = "\U0001f600"
 

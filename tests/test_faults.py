@@ -10,16 +10,17 @@ from collections.abc import Callable, Iterator
 import pytest
 from conftest import FROM, TO, Cli, creates, no_sleep, sms_step
 
-from twilio_component.errors import (
-    ComponentError,
+from twilio_component.errors import ComponentError
+from twilio_component.host import Host
+from twilio_component.sandbox import Faults, Sandbox
+from twilio_component.settings import RetryPolicy
+from twilio_component.twilio.errors import (
     OutcomeUnknownError,
     RateLimitedError,
     RequestNotSentError,
     TwilioAPIError,
 )
-from twilio_component.host import Host
-from twilio_component.sandbox import Faults, Sandbox
-from twilio_component.settings import RetryPolicy, Settings
+from twilio_component.twilio.settings import Settings
 
 SEND = ("send", "--to", TO, "--from", FROM, "--body", "fault test")
 

@@ -19,6 +19,7 @@ from twilio_component.hookspecs import ENTRY_POINT_GROUP, hookimpl
 from twilio_component.host import Host
 from twilio_component.resources import read_text
 from twilio_component.sandbox import Sandbox
+from twilio_component.twilio.output import SHAPES
 
 
 def test_twilio_component_is_registered_through_the_entry_point_group() -> None:
@@ -43,7 +44,7 @@ class EchoPlugin:
         def say(invocation: Invocation) -> dict[str, Any]:
             return {"said": dict(invocation.parameters)}
 
-        register(Component(parse_descriptor(data), handlers={"say": say}))
+        register(Component(parse_descriptor(data), handlers={"say": say}, shapes=SHAPES))
 
 
 def test_a_third_party_plugin_registers_through_the_same_hook() -> None:
@@ -90,7 +91,7 @@ def test_a_component_with_a_rule_nothing_checks_is_refused() -> None:
 
     handlers = {action.name: handler for action in descriptor.actions}
     with pytest.raises(ComponentError, match="rule that nothing checks"):
-        Host([Component(descriptor, handlers=handlers)])
+        Host([Component(descriptor, handlers=handlers, shapes=SHAPES)])
 
 
 def test_one_host_is_safe_to_share_between_threads(host: Host, twilio_sandbox: Sandbox) -> None:

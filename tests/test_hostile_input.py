@@ -25,15 +25,16 @@ from twilio_component.errors import (
     ComponentError,
     ConnectionConfigError,
     DescriptorError,
-    OutcomeUnknownError,
     Problem,
     StepError,
 )
 from twilio_component.host import Host
 from twilio_component.resources import read_text
 from twilio_component.sandbox import Sandbox
-from twilio_component.settings import RetryPolicy, Settings
+from twilio_component.settings import RetryPolicy
 from twilio_component.twilio.client import Credentials, TwilioClient
+from twilio_component.twilio.errors import OutcomeUnknownError
+from twilio_component.twilio.settings import Settings
 
 HEX32 = "0123456789abcdef" * 2
 

@@ -21,6 +21,7 @@ from twilio_component.host import Host
 from twilio_component.resources import read_text
 from twilio_component.schemas import parameters_schema, rule_schema
 from twilio_component.twilio.messages import send_message
+from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.rules import twilio_rules
 
 NOW = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -38,6 +39,7 @@ def host() -> Iterator[Host]:
         DESCRIPTOR,
         handlers={action.name: send_message for action in DESCRIPTOR.actions},
         rules=twilio_rules(clock=lambda: NOW),
+        shapes=SHAPES,
     )
     with Host([component]) as loaded:
         yield loaded
@@ -403,7 +405,7 @@ def test_the_parameter_schema_says_the_rules_json_schema_can_say() -> None:
     [
         ({"rule": "requires", "parameters": ["ContentSid"]}, "rules[0]"),
         ({"rule": "one_of", "parameters": ["To"], "equals": True}, "rules[0]"),
-        ({"rule": "sometimes", "parameters": ["To"]}, "rules[0].rule"),
+        ({"rule": "some times", "parameters": ["To"]}, "rules[0].rule"),
     ],
 )
 def test_a_malformed_rule_is_refused_with_its_path(rule: dict[str, Any], where: str) -> None:

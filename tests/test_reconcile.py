@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from conftest import FROM, TO, Cli, creates, no_sleep, sms_step
 
-from twilio_component.errors import OutcomeUnknownError
 from twilio_component.host import Host
 from twilio_component.sandbox import ManualClock, Sandbox
-from twilio_component.settings import RetryPolicy, Settings
+from twilio_component.settings import RetryPolicy
+from twilio_component.twilio.errors import OutcomeUnknownError
+from twilio_component.twilio.settings import Settings
 
 SEND = ("send", "--to", TO, "--from", FROM, "--body", "reconcile me")
 

@@ -10,10 +10,15 @@ from conftest import FROM, TO, Cli, creates, sms_step
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twilio_component.errors import OutcomeUnknownError, RateLimitedError, RequestNotSentError
 from twilio_component.host import Host
 from twilio_component.sandbox import Sandbox
-from twilio_component.settings import RetryPolicy, Settings
+from twilio_component.settings import RetryPolicy
+from twilio_component.twilio.errors import (
+    OutcomeUnknownError,
+    RateLimitedError,
+    RequestNotSentError,
+)
+from twilio_component.twilio.settings import Settings
 
 
 class Sleeps(list[float]):

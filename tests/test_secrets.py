@@ -19,11 +19,13 @@ import pytest
 from conftest import FROM, TO, no_sleep, sms_step
 
 from twilio_component.cli import main
-from twilio_component.errors import ComponentError, TwilioError
+from twilio_component.errors import ComponentError
 from twilio_component.host import Host
 from twilio_component.sandbox import Sandbox
-from twilio_component.settings import RetryPolicy, Settings
+from twilio_component.settings import RetryPolicy
 from twilio_component.twilio.client import Credentials, TwilioClient
+from twilio_component.twilio.errors import TwilioError
+from twilio_component.twilio.settings import Settings
 
 CANARY = "canary-5f2b9c1e7d3a48e6b0c4d2f1a9e8b7c6"
 

@@ -12,25 +12,29 @@ if TYPE_CHECKING:
         ComponentError,
         ConnectionConfigError,
         DescriptorError,
-        OutcomeUnknownError,
         OutputError,
         ParameterError,
         Problem,
+        StepError,
+    )
+    from twilio_component.host import Host
+    from twilio_component.settings import HostSettings, RetryPolicy
+    from twilio_component.twilio.errors import (
+        OutcomeUnknownError,
         RateLimitedError,
         RequestNotSentError,
-        StepError,
         TwilioAPIError,
         TwilioError,
     )
-    from twilio_component.host import Host
-    from twilio_component.settings import RetryPolicy, Settings
     from twilio_component.twilio.segments import estimate
+    from twilio_component.twilio.settings import Settings
     from twilio_component.twilio.signature import compute_signature, verify_signature
 
 # Public names, imported on first use so that `import twilio_component` stays cheap.
 _EXPORTS = {
     "Host": "twilio_component.host",
-    "Settings": "twilio_component.settings",
+    "Settings": "twilio_component.twilio.settings",
+    "HostSettings": "twilio_component.settings",
     "RetryPolicy": "twilio_component.settings",
     "estimate": "twilio_component.twilio.segments",
     "compute_signature": "twilio_component.twilio.signature",
@@ -40,17 +44,22 @@ _EXPORTS = {
             "ComponentError",
             "ConnectionConfigError",
             "DescriptorError",
-            "OutcomeUnknownError",
             "OutputError",
             "ParameterError",
             "Problem",
+            "StepError",
+        ),
+        "twilio_component.errors",
+    ),
+    **dict.fromkeys(
+        (
+            "OutcomeUnknownError",
             "RateLimitedError",
             "RequestNotSentError",
-            "StepError",
             "TwilioAPIError",
             "TwilioError",
         ),
-        "twilio_component.errors",
+        "twilio_component.twilio.errors",
     ),
 }
 
@@ -59,6 +68,7 @@ __all__ = [
     "ConnectionConfigError",
     "DescriptorError",
     "Host",
+    "HostSettings",
     "OutcomeUnknownError",
     "OutputError",
     "ParameterError",

@@ -16,12 +16,10 @@ from twilio_component.errors import (
     ComponentError,
     ConnectionConfigError,
     DescriptorError,
-    OutcomeUnknownError,
     Problem,
     StepError,
-    TwilioAPIError,
-    TwilioError,
 )
+from twilio_component.twilio.errors import OutcomeUnknownError, TwilioAPIError, TwilioError
 
 if TYPE_CHECKING:
     from twilio_component.host import Host
@@ -310,7 +308,7 @@ def _target(
 ) -> Iterator[tuple[Host, dict[str, str]]]:
     """The host and connection to use: the embedded sandbox, or Twilio from the environment."""
     from twilio_component.host import Host
-    from twilio_component.settings import Settings
+    from twilio_component.twilio.settings import Settings
 
     settings = Settings(environ=environ, reconcile=args.reconcile)
     if args.timeout is not None:

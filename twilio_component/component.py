@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from twilio_component.descriptor import Action, Descriptor
-from twilio_component.settings import Settings
+from twilio_component.settings import HostSettings
 from twilio_component.validation import RuleCheck
 
 T = TypeVar("T")
@@ -33,6 +33,14 @@ class Connection:
         """The value of ``name``, or ``default``."""
         return self._values.get(name, default)
 
+    def mask(self, text: str) -> str:
+        """``text`` with every secret value of this connection replaced by ********."""
+        for name in self._secrets:
+            value = self._values.get(name)
+            if isinstance(value, str) and value:
+                text = text.replace(value, "********")
+        return text
+
     def __repr__(self) -> str:
         shown = {k: ("********" if k in self._secrets else v) for k, v in self._values.items()}
         return f"Connection({self.authorization!r}, {shown!r})"
@@ -43,7 +51,7 @@ class Connection:
 class Runtime:
     """What a Host shares with the handlers it runs: settings and long-lived resources."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HostSettings) -> None:
         self.settings = settings
         self._shared: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -92,3 +100,5 @@ class Component:
     handlers: Mapping[str, Handler]
     #: Implementations of the descriptor's code-level rules, by rule name.
     rules: Mapping[str, RuleCheck] = field(default_factory=dict)
+    #: The output shapes (``shape:`` in the descriptor's outputs) its handlers know how to build.
+    shapes: Collection[str] = ()

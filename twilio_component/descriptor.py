@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -65,6 +68,23 @@ class Descriptor:
     authorizations: tuple[Authorization, ...]
     actions: tuple[Action, ...]
     raw: Mapping[str, Any] = field(repr=False)
+    #: The folder the descriptor's relative paths (its icon) resolve against; None: the
+    #: current directory.
+    base: Traversable | None = field(default=None, repr=False, compare=False)
+
+    def read_resource(self, relative: str) -> str:
+        """The text of a file the descriptor names (e.g. its icon), relative to its folder."""
+        node: Traversable = self.base if self.base is not None else Path.cwd()
+        for part in relative.split("/"):
+            node = node / part
+        try:
+            return node.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            where = f"{self.base}" if self.base is not None else "the current directory"
+            raise DescriptorError(
+                [Problem("$.icon", f"{relative!r} cannot be read from {where} ({error})")],
+                subject=f"component {self.type}",
+            ) from None
 
     @property
     def type(self) -> str:
@@ -87,8 +107,13 @@ def meta_schema_validator() -> jsonschema.protocols.Validator:
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
-def parse_descriptor(data: object, *, source: str = "component descriptor") -> Descriptor:
-    """Validate descriptor data against the meta-schema and build a Descriptor."""
+def parse_descriptor(
+    data: object, *, source: str = "component descriptor", base: Traversable | None = None
+) -> Descriptor:
+    """Validate descriptor data against the meta-schema and build a Descriptor.
+
+    ``base`` is the folder its relative paths (the icon) resolve against.
+    """
     errors = meta_schema_validator().iter_errors(data)  # type: ignore[arg-type]
     problems = [
         Problem(error.json_path, _describe(error))
@@ -122,18 +147,49 @@ def parse_descriptor(data: object, *, source: str = "component descriptor") -> D
             for a in data["actions"]
         ),
         raw=data,
+        base=base,
     )
 
 
-def load_descriptor(text: str, *, source: str = "component.yaml") -> Descriptor:
-    """Parse YAML text and validate it as a component descriptor."""
+def load_descriptor(
+    source: str | Traversable | os.PathLike[str],
+    *,
+    base: Traversable | os.PathLike[str] | None = None,
+    name: str | None = None,
+) -> Descriptor:
+    """Load a component descriptor and validate it against the meta-schema.
+
+    ``source`` is a file (a path, or ``importlib.resources.files("pkg") / "component.yaml"``),
+    whose folder the icon is then relative to, or YAML text, whose relative paths resolve
+    against ``base`` (the current directory when None). ``name`` is how errors call it.
+    """
+    folder: Traversable | None = Path(base) if isinstance(base, os.PathLike) else base
+    if isinstance(source, str):
+        text = source
+        label = name or "component.yaml"
+    else:
+        node: Traversable = Path(source) if isinstance(source, os.PathLike) else source
+        label = name or str(node)
+        try:
+            text = node.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise DescriptorError(
+                [Problem("$", f"cannot be read ({error})")], subject=label
+            ) from None
+        if folder is None:
+            parent = getattr(node, "parent", None)
+            folder = parent if isinstance(parent, Traversable) else None
+    return _load_text(text, source=label, base=folder)
+
+
+def _load_text(text: str, *, source: str, base: Traversable | None) -> Descriptor:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "$"
         raise DescriptorError([Problem(where, f"not valid YAML: {exc}")], subject=source) from None
-    return parse_descriptor(data, source=source)
+    return parse_descriptor(data, source=source, base=base)
 
 
 def _properties(items: Sequence[Mapping[str, Any]]) -> tuple[Property, ...]:

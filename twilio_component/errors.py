@@ -1,4 +1,4 @@
-"""The exception tree: every error the package raises, each saying what happened and what to do.
+"""The exception tree: every error the host raises, each saying what happened and what to do.
 
 ::
 
@@ -8,32 +8,48 @@
     │   └── ParameterError          step parameters are invalid (every problem); nothing sent 2
     ├── ConnectionConfigError       credentials or API address missing or malformed; not sent 2
     ├── OutputError                 sent, but the output broke its schema (strict mode)       1
-    └── TwilioError                 talking to Twilio failed                                  1
-        ├── TwilioAPIError          Twilio answered with an error; nothing was sent           3
-        │   └── RateLimitedError    429 after the retries ran out; nothing was sent           3
-        ├── RequestNotSentError     failed before the request reached Twilio; safe to retry   1
-        └── OutcomeUnknownError     the request may have reached Twilio; it was not retried   4
+    ├── ActionError                 a component's handler failed unexpectedly (names both)    4
+    ├── WorkflowFailed              a task failed after earlier tasks ran (workflow.py)       5
+    └── ServiceError                talking to a component's service failed                   1
+        ├── RefusedError            the service answered no; nothing was sent                 3
+        ├── NotSentError            the request never left; safe to retry                     1
+        └── UnknownOutcomeError     the request may have been received; it was not retried    4
 
-(The last column is the command line's exit code.) ``may_have_sent`` tells, on any of them,
-whether anything may have reached Twilio: OutcomeUnknownError and OutputError say yes.
+(The last column is the command line's exit code.) A component's own errors derive from these:
+the Twilio component's are in ``twilio_component.twilio.errors`` (TwilioError, a ServiceError;
+TwilioAPIError a RefusedError; RequestNotSentError a NotSentError; OutcomeUnknownError an
+UnknownOutcomeError). ``may_have_sent`` tells, on any of them, whether anything may have reached
+the service.
 
-Messages never contain secrets. Errors that stand for a lower-layer failure (requests, urllib3)
-are raised after its handler has ended, so their ``__cause__`` and ``__context__`` are empty: a
-traceback cannot carry a request, and its Authorization header, along.
+Messages never contain secrets. Errors that stand for a lower-layer failure are raised after its
+handler has ended, so their ``__cause__`` and ``__context__`` are empty: a traceback cannot carry
+a request, and its Authorization header, along. Every error survives ``pickle`` (workers and
+result backends need it) with its type, message and attributes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
+
+
+def _rebuild(cls: type[ComponentError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle an error without calling its keyword-only constructor."""
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class ComponentError(Exception):
-    """Base of every error raised by twilio-component."""
+    """Base of every error raised by the host and its components."""
 
-    #: Whether anything may have reached Twilio when this error was raised.
+    #: Whether anything may have reached the service when this error was raised.
     may_have_sent: bool = False
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,198 +98,43 @@ class ConnectionConfigError(_ProblemsError):
     headline = "connection is invalid, nothing was sent"
 
 
-class TwilioError(ComponentError):
-    """Talking to Twilio failed."""
+class ActionError(ComponentError):
+    """A component's handler raised something that is not a ComponentError.
 
-
-class TwilioAPIError(TwilioError):
-    """Twilio answered with an error: the request was refused and nothing was sent.
-
-    ``status`` is the HTTP status; ``code``, ``twilio_message``, ``more_info`` and ``detail``
-    are Twilio's error fields, kept as Twilio gave them (None when absent).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int,
-        code: int | None = None,
-        more_info: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        self.status = status
-        self.code = code
-        self.twilio_message = message
-        self.more_info = more_info
-        self.detail = detail
-        super().__init__(f"{self._what()} Nothing was sent. {self._advice()}")
-
-    def _what(self) -> str:
-        code_part = f", error {self.code}" if self.code is not None else ""
-        text = f"Twilio refused the request (HTTP {self.status}{code_part}): {self.twilio_message}"
-        if self.detail:
-            text += f" ({self.detail})"
-        return text.rstrip(".") + "."
-
-    def _advice(self) -> str:
-        if self.status == 401:
-            advice = "Check the Account SID and Auth Token (or API key and secret)."
-        elif self.status == 403:
-            advice = "Check that the account may use this feature."
-        elif self.status == 404:
-            advice = "Check the Account SID and the API address."
-        else:
-            advice = "Correct the request before sending it again."
-        return advice + (f" See {self.more_info}" if self.more_info else "")
-
-
-class RateLimitedError(TwilioAPIError):
-    """Twilio kept answering 429 Too Many Requests until the retry budget ran out.
-
-    Twilio never processes a rate-limited request, so nothing was sent. ``attempts`` counts
-    every request made, ``waited`` the seconds slept between them, ``retry_after`` the last
-    Retry-After Twilio asked for (None when it gave none).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        attempts: int,
-        retry_after: float | None = None,
-        waited: float = 0.0,
-        status: int = 429,
-        code: int | None = None,
-        more_info: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        self.attempts = attempts
-        self.retry_after = retry_after
-        self.waited = waited
-        super().__init__(message, status=status, code=code, more_info=more_info, detail=detail)
-
-    def _what(self) -> str:
-        asked = (
-            f"; it last asked to wait {self.retry_after:g} s"
-            if self.retry_after is not None
-            else ""
-        )
-        return (
-            f"{super()._what()} Twilio was still rate limiting after {self.attempts} attempt(s) "
-            f"and {self.waited:.1f} s of waiting{asked}."
-        )
-
-    def _advice(self) -> str:
-        more = f" See {self.more_info}" if self.more_info else ""
-        return f"Try again later or send more slowly.{more}"
-
-
-class RequestNotSentError(TwilioError):
-    """The request never reached Twilio (refused, DNS, connect timeout, TLS): retry is safe.
-
-    ``reason`` says what failed, ``base_url`` where, ``attempts`` how many times it was tried.
-    """
-
-    def __init__(self, reason: str, *, base_url: str | None = None, attempts: int = 1) -> None:
-        self.reason = reason
-        self.base_url = base_url
-        self.attempts = attempts
-        where = f" at {base_url}" if base_url else ""
-        tries = f" ({attempts} attempts)" if attempts > 1 else ""
-        super().__init__(
-            f"could not reach Twilio{where}: {reason}{tries}. Nothing was sent; it is safe to "
-            "try again once the address (TWILIO_API_BASE_URL), network or proxy is fixed."
-        )
-
-
-class OutcomeUnknownError(TwilioError):
-    """The request may have reached Twilio: it was not retried; check before sending again.
-
-    Carries what is needed to look the message up in Twilio's message log: ``to``, ``from_``
-    (the sender or Messaging Service), ``attempted_at`` (timezone-aware UTC, when the request
-    was sent), and ``status`` when an HTTP answer was received. ``looked_up`` is True when
-    reconciliation searched the log and found no single matching message; ``matches`` holds
-    the SIDs it found when there were several; ``lookup_error`` says why the search itself
-    failed. ``sid`` is set when Twilio's answer named one.
+    It names the component's plugin, the step type and what was raised; whether anything was
+    sent is unknown, so ``may_have_sent`` is True.
     """
 
     may_have_sent = True
 
-    def __init__(
-        self,
-        reason: str,
-        *,
-        to: str | None = None,
-        from_: str | None = None,
-        attempted_at: datetime | None = None,
-        status: int | None = None,
-        sid: str | None = None,
-        looked_up: bool = False,
-        matches: Sequence[str] = (),
-        lookup_error: str | None = None,
-    ) -> None:
-        self.reason = reason
-        self.to = to
-        self.from_ = from_
-        self.attempted_at = attempted_at
-        self.status = status
-        self.sid = sid
-        self.looked_up = looked_up
-        self.matches = tuple(matches)
-        self.lookup_error = lookup_error
-        super().__init__(f"outcome unknown: {reason}. {self._advice()}")
-
-    def _where(self) -> str:
-        when = self.attempted_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.attempted_at else None
-        parts = [f"To={self.to}" if self.to else "", f"From={self.from_}" if self.from_ else ""]
-        if when:
-            parts.append(f"sent at {when}")
-        if self.sid:
-            parts.append(f"SID {self.sid}")
-        return ", ".join(p for p in parts if p)
-
-    def _advice(self) -> str:
-        where = self._where()
-        if self.matches:
-            return (
-                f"The message may have been sent; it was not retried. Several messages in "
-                f"Twilio's message log match ({', '.join(self.matches)}; {where}): check which "
-                "one, if any, this step sent before sending again."
-            )
-        if self.lookup_error:
-            return (
-                f"The message may have been sent; it was not retried. Looking it up in Twilio's "
-                f"message log failed ({self.lookup_error}): look for it there ({where}) before "
-                "sending again."
-            )
-        if self.looked_up:
-            return (
-                f"The message may have been sent; it was not retried. It was looked up in "
-                f"Twilio's message log ({where}) and not found; it may still appear there, so "
-                "check again before sending it again."
-            )
-        return (
-            "The message may have been sent; it was not retried. Look for it in Twilio's "
-            f"message log ({where}) before sending again, or let the host look it up "
-            "(Settings(reconcile=True), or --reconcile on the command line)."
+    def __init__(self, step_type: str, plugin: str, error_type: str, detail: str) -> None:
+        self.step_type = step_type
+        self.plugin = plugin
+        self.error_type = error_type
+        self.detail = detail
+        super().__init__(
+            f"{step_type} (plugin {plugin}) failed: {self.error_type}: {self.detail}. It may "
+            "have sent something before failing: check before running it again, and report this "
+            f"to the maintainers of {plugin}."
         )
 
 
-__all__ = [
-    "ComponentError",
-    "ConnectionConfigError",
-    "DescriptorError",
-    "OutcomeUnknownError",
-    "OutputError",
-    "ParameterError",
-    "Problem",
-    "RateLimitedError",
-    "RequestNotSentError",
-    "StepError",
-    "TwilioAPIError",
-    "TwilioError",
-]
+class ServiceError(ComponentError):
+    """Talking to a component's remote service failed."""
+
+
+class RefusedError(ServiceError):
+    """The service answered with an error: the request was refused and nothing was sent."""
+
+
+class NotSentError(ServiceError):
+    """The request never reached the service: retrying is safe."""
+
+
+class UnknownOutcomeError(ServiceError):
+    """The request may have reached the service: it was not retried; check before retrying."""
+
+    may_have_sent = True
 
 
 class OutputError(ComponentError):
@@ -295,3 +156,28 @@ class OutputError(ComponentError):
             f"{step_type} ran and the message was sent (sid {sid}), but its output does not match "
             f"the output schema: {listed}. Do not send it again; report this as a bug."
         )
+
+
+__all__ = [
+    "ActionError",
+    "ComponentError",
+    "ConnectionConfigError",
+    "DescriptorError",
+    "NotSentError",
+    "OutputError",
+    "ParameterError",
+    "Problem",
+    "RefusedError",
+    "ServiceError",
+    "StepError",
+    "UnknownOutcomeError",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Errors that moved into a component stay reachable here through the public surface."""
+    import twilio_component
+
+    if name in twilio_component.__all__:
+        return getattr(twilio_component, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

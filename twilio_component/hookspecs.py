@@ -21,3 +21,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def register_components(register: Callable[[Component], None]) -> None:
     """Register components by calling ``register(component)`` once for each."""
+
+
+#: The hooks a plugin may implement (a misspelt one is refused when the host loads).
+HOOKS = ("register_components",)

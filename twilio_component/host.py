@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -12,6 +12,7 @@ from twilio_component import hookspecs
 from twilio_component.component import Component, Connection, Invocation, Runtime
 from twilio_component.descriptor import Action, Authorization
 from twilio_component.errors import (
+    ActionError,
     ComponentError,
     ConnectionConfigError,
     OutputError,
@@ -25,8 +26,14 @@ from twilio_component.schemas import (
     parameters_schema,
     rule_schema,
 )
-from twilio_component.settings import Settings
+from twilio_component.settings import HostSettings
 from twilio_component.validation import ObjectValidator
+
+if TYPE_CHECKING:
+    from twilio_component.workflow import WorkflowRun
+
+#: What a component is called when it was given to Host() directly rather than by a plugin.
+DIRECT = "<direct>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,7 @@ class _Entry:
 
     type: str
     component: Component
+    plugin: str
     action: Action
     parameters: ObjectValidator
     output: ObjectValidator
@@ -47,46 +55,93 @@ class Host:
     the resources handlers share (HTTP connection pools) are thread-safe.
     """
 
-    def __init__(self, components: Iterable[Component], settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+    def __init__(
+        self,
+        components: Iterable[Component | tuple[str, Component]],
+        settings: HostSettings | None = None,
+    ) -> None:
+        """A host running ``components`` (each alone, or with the name of its plugin)."""
+        self.settings = settings or HostSettings()
         self.runtime = Runtime(self.settings)
         self._components: dict[str, Component] = {}
+        self._plugins: dict[str, str] = {}
         self._entries: dict[str, _Entry] = {}
         self._connections: dict[str, tuple[tuple[Authorization, ObjectValidator], ...]] = {}
-        for component in components:
-            self._add(component)
+        for item in components:
+            plugin, component = item if isinstance(item, tuple) else (DIRECT, item)
+            self._add(component, plugin)
 
     @classmethod
     def load(
         cls,
-        settings: Settings | None = None,
+        settings: HostSettings | None = None,
         *,
         plugins: Iterable[object] = (),
         entry_points: bool = True,
     ) -> Host:
-        """A host with every component registered by entry-point plugins and ``plugins``."""
+        """A host with every component registered by entry-point plugins and ``plugins``.
+
+        A plugin whose hooks are misspelt or malformed, or whose registration fails, is refused
+        with a ComponentError naming it.
+        """
         manager = pluggy.PluginManager(hookspecs.PROJECT)
         manager.add_hookspecs(hookspecs)
-        if entry_points:
-            manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
-        for plugin in plugins:
-            manager.register(plugin)
-        found: list[Component] = []
-        manager.hook.register_components(register=found.append)
+        try:
+            if entry_points:
+                manager.load_setuptools_entrypoints(hookspecs.ENTRY_POINT_GROUP)
+            for plugin in plugins:
+                manager.register(plugin)
+            manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            raise ComponentError(
+                f"plugin {_plugin_name(manager, error.plugin)} cannot be used: {error}; "
+                f"hooks it may implement: {', '.join(hookspecs.HOOKS)}"
+            ) from None
+        found: list[tuple[str, Component]] = []
+        for impl in reversed(manager.hook.register_components.get_hookimpls()):
+            name = _plugin_name(manager, impl.plugin)
+            register = _registrar(name, found)
+            try:
+                impl.function(**dict.fromkeys(impl.argnames, register))
+            except ComponentError:
+                raise
+            except Exception as error:
+                raise ComponentError(
+                    f"plugin {name} failed while registering its components: "
+                    f"{type(error).__name__}: {error}"
+                ) from error
         return cls(found, settings)
 
     # -- registry ---------------------------------------------------------------------------
 
-    def _add(self, component: Component) -> None:
+    def _add(self, component: Component, plugin: str) -> None:
+        if not isinstance(component, Component):
+            raise ComponentError(
+                f"plugin {plugin} registered {component!r}, which is not a Component"
+            )
         descriptor = component.descriptor
+        owner = f"component {descriptor.type} (plugin {plugin})"
         if descriptor.type in self._components:
-            raise ComponentError(f"component {descriptor.type} is registered twice")
+            raise ComponentError(
+                f"{owner} is registered twice; plugin {self._plugins[descriptor.type]} "
+                "registered it first"
+            )
         missing = [a.name for a in descriptor.actions if a.name not in component.handlers]
         if missing:
             raise ComponentError(
-                f"component {descriptor.type} has no handler for action(s) {', '.join(missing)}"
+                f"{owner} has no handler for action(s) {', '.join(missing)}; pass them in "
+                "Component(handlers={...})"
             )
+        for action in descriptor.actions:
+            unknown = sorted(_shapes(action.output) - set(component.shapes))
+            if unknown:
+                raise ComponentError(
+                    f"{owner}: the output of action {action.name} names shape(s) "
+                    f"{', '.join(unknown)} that the component does not declare in "
+                    "Component(shapes=...)"
+                )
         self._components[descriptor.type] = component
+        self._plugins[descriptor.type] = plugin
         self._connections[descriptor.type] = tuple(
             (
                 auth,
@@ -106,13 +161,13 @@ class Host:
                 elif not rule_schema(rule):
                     # Neither JSON Schema nor code would check it: refuse rather than skip.
                     raise ComponentError(
-                        f"component {descriptor.type}: action {action.name} has a "
-                        f"{rule['rule']!r} rule that nothing checks; register a check for it "
-                        "in Component(rules=...)"
+                        f"{owner}: action {action.name} has a {rule['rule']!r} rule that "
+                        "nothing checks; register a check for it in Component(rules=...)"
                     )
             self._entries[step_type] = _Entry(
                 type=step_type,
                 component=component,
+                plugin=plugin,
                 action=action,
                 parameters=ObjectValidator(
                     parameters_schema(action), action.properties, owner=action.name, checks=checks
@@ -124,6 +179,14 @@ class Host:
     def components(self) -> tuple[Component, ...]:
         """The registered components, in registration order."""
         return tuple(self._components.values())
+
+    def plugin_of(self, component_type: str) -> str:
+        """The name of the plugin that registered a component (``twilio/v1`` → ``twilio``)."""
+        return self._plugins[component_type]
+
+    def component_of(self, step_type: str) -> Component:
+        """The component that runs a step type; StepError if none does."""
+        return self._entry(step_type).component
 
     def palette(self) -> list[dict[str, Any]]:
         """The palette entry of every registered component, for an editor embedding the host."""
@@ -166,7 +229,8 @@ class Host:
     def execute(self, step: Mapping[str, Any], *, connection: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and run one step; return its output object.
 
-        Raises ParameterError or ConnectionConfigError (nothing sent), or a TwilioError.
+        Raises ParameterError or ConnectionConfigError (nothing sent), a ServiceError of the
+        component (e.g. a TwilioError), or ActionError when its handler fails unexpectedly.
         """
         entry, parameters = self._parse(step)
         problems = entry.parameters.problems(parameters)
@@ -175,12 +239,74 @@ class Host:
         checked = self._connection(entry, connection)
         del connection  # keep the raw secret out of this frame's locals from here on
         handler = entry.component.handlers[entry.action.name]
-        output = handler(Invocation(entry.action, parameters, checked, self.runtime))
+        try:
+            output = handler(Invocation(entry.action, parameters, checked, self.runtime))
+        except ComponentError:
+            raise
+        except Exception as error:
+            failure: ActionError | None = ActionError(
+                entry.type, entry.plugin, type(error).__name__, checked.mask(str(error))
+            )
+        else:
+            failure = None
+        if failure is not None:
+            raise failure  # outside the handler: no traceback chain can carry the connection
         if self.settings.strict_output:
             wrong = entry.output.problems(output)
             if wrong:
                 raise OutputError(entry.type, output, wrong)
         return output
+
+    def run(
+        self,
+        workflow: Mapping[str, Any],
+        *,
+        connections: Mapping[str, Mapping[str, Any]],
+        inputs: Mapping[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """Run a workflow file's tasks in order; each task uses its component's connection.
+
+        ``connections`` maps a component's name (``twilio``) or type (``twilio/v1``) to its
+        connection. Raises StepError before anything runs when the workflow is malformed or a
+        connection is missing, WorkflowFailed when a task fails after others ran.
+        """
+        from twilio_component.workflow import run_workflow, workflow_problems
+
+        problems = workflow_problems(workflow, self.step_types, self)
+        if problems:
+            raise StepError("\n".join(str(p) for p in problems))
+        missing = sorted(
+            {
+                component.descriptor.name
+                for component in self._workflow_components(workflow)
+                if self._connection_for(component, connections) is None
+            }
+        )
+        if missing:
+            raise StepError(f"no connection given for component(s) {', '.join(missing)}")
+
+        def execute(step: Mapping[str, Any]) -> dict[str, Any]:
+            component = self.component_of(step["type"])
+            given = self._connection_for(component, connections)
+            return self.execute(step, connection=given or {})
+
+        return run_workflow(workflow, inputs or {}, execute)
+
+    def _workflow_components(self, workflow: Mapping[str, Any]) -> Iterator[Component]:
+        for task in workflow.get("tasks", []):
+            yield self.component_of(task["type"])
+
+    @staticmethod
+    def _connection_for(
+        component: Component, connections: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        descriptor = component.descriptor
+        return connections.get(descriptor.name, connections.get(descriptor.type))
+
+    def output_definition(self, step_type: str) -> Mapping[str, Any] | None:
+        """The descriptor's output tree of a step type (None when the host cannot run it)."""
+        entry = self._entries.get(step_type)
+        return entry.action.output if entry is not None else None
 
     def _parse(self, step: object) -> tuple[_Entry, Mapping[str, Any]]:
         if not isinstance(step, Mapping):
@@ -224,3 +350,25 @@ class Host:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _plugin_name(manager: pluggy.PluginManager, plugin: object) -> str:
+    name = manager.get_name(plugin) if plugin is not None else None
+    if name is None or name.isdigit():  # registered without a name: say what it is
+        name = getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    return name
+
+
+def _registrar(plugin: str, found: list[tuple[str, Component]]) -> Callable[[Component], None]:
+    def register(component: Component) -> None:
+        found.append((plugin, component))
+
+    return register
+
+
+def _shapes(spec: Mapping[str, Any]) -> set[str]:
+    """Every ``shape`` named in an output property tree."""
+    named = {spec["shape"]} if "shape" in spec else set()
+    for child in spec.get("properties", ()):
+        named |= _shapes(child)
+    return named

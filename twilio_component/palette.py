@@ -7,7 +7,6 @@ from typing import Any
 
 from twilio_component.descriptor import Action, Authorization, Descriptor, Property
 from twilio_component.reference_page import sample_output
-from twilio_component.resources import read_text
 
 #: The form control an editor uses for a parameter of each type that does not name one.
 DEFAULT_CONTROLS: Mapping[str, str] = {
@@ -50,7 +49,7 @@ def palette_entry(descriptor: Descriptor) -> dict[str, Any]:
         "name": descriptor.name,
         "title": descriptor.title,
         "description": descriptor.description,
-        "icon": read_text(descriptor.icon),
+        "icon": descriptor.read_resource(descriptor.icon),
         "version": descriptor.version,
         "componentCategories": [
             {"name": c["name"], "label": c["label"]} for c in descriptor.categories

@@ -116,7 +116,11 @@ def parameters_schema(action: Action) -> dict[str, Any]:
 
 
 def output_schema(action: Action) -> dict[str, Any]:
-    """The JSON Schema of an action's output: every key present, nulls allowed at the top."""
+    """The JSON Schema of an action's output: every key present, nulls allowed at the top.
+
+    Any top-level value may be null (a service may leave out what it does not know); the
+    descriptor's ``nullable`` says which ones are null in normal use (workflow checks read it).
+    """
     schema = _output_object(action.output["properties"], nullable=True)
     return {"$schema": DRAFT, "title": f"{action.title} output", **schema}
 

@@ -1,4 +1,4 @@
-"""How a Host talks to APIs: address, timeouts, retry budget, reconciliation."""
+"""How a Host talks to the services its components call: timeouts, retry budget, strictness."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
-"""Seconds to wait for a connection (TCP and TLS) to Twilio to be made."""
+"""Seconds to wait for a connection (TCP and TLS) to a service to be made."""
 DEFAULT_READ_TIMEOUT = 30.0
-"""Seconds to wait, once a request is written, for Twilio's complete answer."""
+"""Seconds to wait, once a request is written, for the service's complete answer."""
 
 
 def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
@@ -25,11 +26,11 @@ def _check_seconds(name: str, value: object, *, allow_zero: bool) -> None:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Retries of what Twilio certainly did not process: 429s and requests that never left.
+    """Retries of what a service certainly did not process: 429s and requests that never left.
 
-    Only two things are retried: an HTTP 429 (Twilio never processes a rate-limited request)
-    and a failure before the request left this machine (connection refused, DNS, connect
-    timeout). Anything that may have reached Twilio is never retried.
+    Only two things are retried: an HTTP 429 (a rate-limited request is never processed) and a
+    failure before the request left this machine (connection refused, DNS, connect timeout).
+    Anything that may have reached the service is never retried.
 
     The wait before a retry is Retry-After when the answer carries it, else exponential
     backoff with full jitter: ``random() * min(max_delay, base_delay * 2**retry)`` for retry
@@ -63,45 +64,48 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    """Options of a Host, shared by every step it runs.
-
-    ``base_url``: the API root. None means: from ``TWILIO_API_BASE_URL`` / ``TWILIO_REGION`` /
-    ``TWILIO_EDGE`` in ``environ`` (``os.environ`` when None), else ``https://api.twilio.com``.
-    Only https leaves the machine: plain http is refused unless the host is loopback.
+class HostSettings:
+    """Options of a Host, shared by every step it runs, whatever component runs it.
 
     ``connect_timeout`` (default 5 s): the most time to wait for a connection to be made; a
     connection that times out never carried the request, so it is retried under ``retry``.
 
     ``read_timeout`` (default 30 s): once the request is written, the most time to wait for
-    Twilio's complete answer, status line, headers and body together, not merely between two
+    the complete answer, status line, headers and body together, not merely between two
     reads, so a server that trickles bytes cannot hold a step longer. When it passes, the
-    outcome is unknown (the message may exist) and the request is not retried. One request
-    takes at most about ``connect_timeout + read_timeout``; a step takes at most
-    ``retry.max_attempts`` of those plus ``retry.max_total_wait`` (DNS lookups, which the
-    platform resolver runs without a timeout, come on top).
+    outcome is unknown and the request is not retried. One request takes at most about
+    ``connect_timeout + read_timeout``; a step takes at most ``retry.max_attempts`` of those
+    plus ``retry.max_total_wait`` (DNS lookups, which the platform resolver runs without a
+    timeout, come on top).
 
     ``retry``: the RetryPolicy of 429s and of requests that never left.
 
-    ``reconcile`` (default off): after an unknown outcome, look the message up in Twilio's
-    message log (by To, From, the time of the attempt and the body) and return it when
-    exactly one matches, instead of failing. It never sends again. When the first lookup
-    finds nothing, it looks once more after ``reconcile_delay`` seconds (default 1), in case
-    Twilio was still storing the message.
-
     ``strict_output``: validate every output object against its schema.
+
+    ``environ``: where components read their environment (``os.environ`` when None).
+
+    A component that needs more options subclasses this (the Twilio component's ``Settings``
+    adds the API address and reconciliation); a host given the base class runs it with that
+    component's defaults.
     """
 
-    base_url: str | None = None
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     retry: RetryPolicy = RetryPolicy()
-    reconcile: bool = False
-    reconcile_delay: float = 1.0
     strict_output: bool = False
     environ: Mapping[str, str] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _check_seconds("connect_timeout", self.connect_timeout, allow_zero=False)
         _check_seconds("read_timeout", self.read_timeout, allow_zero=False)
-        _check_seconds("reconcile_delay", self.reconcile_delay, allow_zero=True)
+        if not isinstance(self.retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy, not {self.retry!r}")
+
+
+def __getattr__(name: str) -> Any:
+    """Settings classes of components stay reachable here through the public surface."""
+    import twilio_component
+
+    if name in twilio_component.__all__:
+        return getattr(twilio_component, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

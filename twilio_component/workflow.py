@@ -7,14 +7,22 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from twilio_component.errors import ComponentError, Problem, StepError
 
-_REFERENCE = re.compile(r"\$\{([^}]*)\}")
+# ``${name.field}``; ``$${`` writes a literal ``${`` (group 1 is then "$").
+_REFERENCE = re.compile(r"\$(\$?)\{([^}]*)\}")
 _PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*$")
 
 Execute = Callable[[Mapping[str, Any]], dict[str, Any]]
+
+
+class StepSchemas(Protocol):
+    """Where static checks find a step type's output definition (a Host is one)."""
+
+    def output_definition(self, step_type: str) -> Mapping[str, Any] | None:
+        """The descriptor's output tree of the step type (``properties``), or None."""
 
 
 @dataclass
@@ -30,14 +38,27 @@ class WorkflowRun:
 
 
 class WorkflowFailed(ComponentError):
-    """A task failed; ``run`` holds the outputs of the tasks that finished before it."""
+    """A task failed; ``run`` holds the outputs of the tasks that finished before it.
+
+    ``completed`` names those tasks, each with the SID its output carries (None if none).
+    """
 
     def __init__(self, task: str, error: ComponentError, run: WorkflowRun) -> None:
         self.task = task
         self.error = error
         self.run = run
         self.may_have_sent = error.may_have_sent or bool(run.tasks)
-        super().__init__(f"task {task!r} failed: {error}")
+        done = ", ".join(f"{name} ({sid})" if sid else name for name, sid in self.completed.items())
+        before = f"after task(s) {done} ran" if done else "before any task ran"
+        super().__init__(f"task {task!r} failed {before}: {error}")
+
+    @property
+    def completed(self) -> dict[str, str | None]:
+        """Each task that finished before the failure, with its output's ``sid`` if any."""
+        return {
+            name: output.get("sid") if isinstance(output, Mapping) else None
+            for name, output in self.run.tasks.items()
+        }
 
 
 def is_workflow(document: object) -> bool:
@@ -45,8 +66,17 @@ def is_workflow(document: object) -> bool:
     return isinstance(document, Mapping) and "tasks" in document
 
 
-def workflow_problems(document: object, known_types: tuple[str, ...]) -> list[Problem]:
-    """Structural problems of a workflow: shape, names, types and references (sends nothing)."""
+def workflow_problems(
+    document: object,
+    known_types: tuple[str, ...],
+    schemas: StepSchemas | None = None,
+) -> list[Problem]:
+    """Structural problems of a workflow: shape, names, types and references (sends nothing).
+
+    With ``schemas``, a reference to a task's output is checked against that task's output
+    schema: the field must exist, and a field that may be null cannot be a parameter's whole
+    value (it would arrive as null where a value is needed).
+    """
     if not isinstance(document, Mapping):
         return [Problem("", "a workflow must be an object with 'tasks'")]
     problems: list[Problem] = []
@@ -54,6 +84,7 @@ def workflow_problems(document: object, known_types: tuple[str, ...]) -> list[Pr
     if not isinstance(tasks, list) or not tasks:
         return [Problem("tasks", "must be a non-empty list of steps")]
     names: set[str] = set(_input_names(document, problems))
+    outputs: dict[str, Mapping[str, Any] | None] = {}
     for index, task in enumerate(tasks):
         where = f"tasks[{index}]"
         if not isinstance(task, Mapping):
@@ -77,13 +108,63 @@ def workflow_problems(document: object, known_types: tuple[str, ...]) -> list[Pr
                     f"available: {', '.join(known_types)})",
                 )
             )
-        for ref in _references(task.get("parameters", {})):
-            problems.extend(_reference_problems(ref, names, f"{where}.parameters"))
+        parameters = task.get("parameters", {})
+        if not isinstance(parameters, Mapping):
+            problems.append(Problem(f"{where}.parameters", "must be an object"))
+            parameters = {}
+        for key, value in parameters.items():
+            match = _REFERENCE.fullmatch(value) if isinstance(value, str) else None
+            whole = match is not None and not match.group(1)
+            for ref in _references(value):
+                found = _reference_problems(ref, names, f"{where}.parameters.{key}")
+                if not found and schemas is not None:
+                    found = _field_problems(ref, outputs, f"{where}.parameters.{key}", whole)
+                problems.extend(found)
         names.add(name)
+        outputs[name] = (
+            schemas.output_definition(step_type)
+            if schemas is not None and isinstance(step_type, str)
+            else None
+        )
     for index, out in enumerate(_outputs(document)):
         for ref in _references(out.get("value")):
-            problems.extend(_reference_problems(ref, names, f"outputs[{index}].value"))
+            found = _reference_problems(ref, names, f"outputs[{index}].value")
+            if not found and schemas is not None:
+                found = _field_problems(ref, outputs, f"outputs[{index}].value", whole=False)
+            problems.extend(found)
     return problems
+
+
+def _field_problems(
+    ref: str, outputs: Mapping[str, Mapping[str, Any] | None], where: str, whole: bool
+) -> list[Problem]:
+    """Whether ``${task.field…}`` names a field of that task's output, never null when whole."""
+    head, *fields = ref.split(".")
+    spec = outputs.get(head)
+    if spec is None:  # an input, or a step whose output nobody described
+        return []
+    nullable = False
+    for index, part in enumerate(fields):
+        known = {p["name"]: p for p in spec.get("properties", ())}
+        if part in known:
+            spec = known[part]
+            nullable = nullable or bool(spec.get("nullable", False))
+            continue
+        if "additionalProperties" in spec:
+            spec = spec["additionalProperties"]
+            continue
+        so_far = ".".join([head, *fields[:index]])
+        names = ", ".join(known) or "none"
+        return [Problem(where, f"${{{ref}}}: {so_far} has no field {part!r} (it has: {names})")]
+    if whole and nullable:
+        return [
+            Problem(
+                where,
+                f"${{{ref}}} may be null, and a parameter's whole value cannot be null; put it "
+                "inside text, or refer to a field that is always given",
+            )
+        ]
+    return []
 
 
 def run_workflow(
@@ -119,15 +200,18 @@ def run_workflow(
     run = WorkflowRun()
     scope: dict[str, Any] = dict(values)
     for task in document["tasks"]:
-        step = {**task, "parameters": resolve(task.get("parameters", {}), scope)}
         try:
+            step = {**task, "parameters": resolve(task.get("parameters", {}), scope)}
             output = execute(step)
         except ComponentError as error:
             raise WorkflowFailed(task["name"], error, run) from None
         run.tasks[task["name"]] = output
         scope[task["name"]] = output
     for out in _outputs(document):
-        run.outputs[out["name"]] = resolve(out.get("value"), scope)
+        try:
+            run.outputs[out["name"]] = resolve(out.get("value"), scope)
+        except StepError as error:
+            raise WorkflowFailed(f"outputs.{out['name']}", error, run) from None
     return run
 
 
@@ -176,14 +260,25 @@ def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
     """
     if isinstance(value, str):
         whole = _REFERENCE.fullmatch(value)
-        if whole:
-            return _lookup(whole.group(1).strip(), scope)
-        return _REFERENCE.sub(lambda m: _text(_lookup(m.group(1).strip(), scope)), value)
+        if whole and not whole.group(1):
+            return _lookup(whole.group(2).strip(), scope)
+        return _REFERENCE.sub(
+            lambda m: (
+                "${" + m.group(2) + "}" if m.group(1) else _text(_lookup(m.group(2).strip(), scope))
+            ),
+            value,
+        )
     if isinstance(value, list):
         return [resolve(item, scope) for item in value]
     if isinstance(value, Mapping):
         return {k: resolve(v, scope) for k, v in value.items()}
     return value
+
+
+def _substitute(match: re.Match[str], scope: Mapping[str, Any]) -> str:
+    if match.group(1):  # $${...}: the literal text ${...}
+        return "${" + match.group(2) + "}"
+    return _text(_lookup(match.group(2).strip(), scope))
 
 
 def _lookup(path: str, scope: Mapping[str, Any]) -> Any:
@@ -216,7 +311,7 @@ def _text(value: Any) -> str:
 
 def _references(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [m.group(1).strip() for m in _REFERENCE.finditer(value)]
+        return [m.group(2).strip() for m in _REFERENCE.finditer(value) if not m.group(1)]
     if isinstance(value, list):
         return [r for item in value for r in _references(item)]
     if isinstance(value, Mapping):
@@ -234,8 +329,12 @@ def _reference_problems(ref: str, names: set[str], where: str) -> list[Problem]:
 
 
 def _input_names(document: Mapping[str, Any], problems: list[Problem]) -> list[str]:
-    names = []
-    for index, spec in enumerate(document.get("inputs", []) or []):
+    names: list[str] = []
+    specs = document.get("inputs", []) or []
+    if not isinstance(specs, list):
+        problems.append(Problem("inputs", 'must be a list of objects, e.g. [{"name": "customer"}]'))
+        return names
+    for index, spec in enumerate(specs):
         if not isinstance(spec, Mapping) or not isinstance(spec.get("name"), str):
             problems.append(Problem(f"inputs[{index}]", "must be an object with a 'name'"))
             continue

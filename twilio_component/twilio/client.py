@@ -32,18 +32,16 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from twilio_component.errors import (
-    ConnectionConfigError,
+from twilio_component.errors import ConnectionConfigError, ParameterError, Problem
+from twilio_component.twilio.endpoint import resolve_base_url
+from twilio_component.twilio.errors import (
     OutcomeUnknownError,
-    ParameterError,
-    Problem,
     RateLimitedError,
     RequestNotSentError,
     TwilioAPIError,
     TwilioError,
 )
-from twilio_component.settings import Settings
-from twilio_component.twilio.endpoint import resolve_base_url
+from twilio_component.twilio.settings import Settings
 from twilio_component.twilio.transport import Answer, Failure, Transport
 
 log = logging.getLogger(__name__)

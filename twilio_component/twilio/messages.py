@@ -8,10 +8,11 @@ from typing import Any
 
 from twilio_component.component import Connection, Invocation
 from twilio_component.descriptor import Action
-from twilio_component.errors import OutcomeUnknownError
 from twilio_component.twilio.client import Credentials, TwilioClient
+from twilio_component.twilio.errors import OutcomeUnknownError
 from twilio_component.twilio.output import Convert, output_plan, to_output
 from twilio_component.twilio.reconcile import find_created_message
+from twilio_component.twilio.settings import Settings
 from twilio_component.validation import parse_date_time, utc_stamp
 
 
@@ -66,7 +67,7 @@ def send_message(invocation: Invocation) -> dict[str, Any]:
     Twilio's log (never by a second send); the message found is returned instead.
     """
     runtime = invocation.runtime
-    client = runtime.shared("twilio.client", lambda: TwilioClient(runtime.settings))
+    client = runtime.shared("twilio.client", lambda: TwilioClient(Settings.of(runtime.settings)))
     plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
         f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
     )
@@ -75,12 +76,12 @@ def send_message(invocation: Invocation) -> dict[str, Any]:
     try:
         resource = client.create_message(caller, form)
     except OutcomeUnknownError as unknown:
-        if not runtime.settings.reconcile:
+        if not client.settings.reconcile:
             raise
         outcome = unknown
     else:
         return to_output(resource, plan)
-    settings = runtime.settings
+    settings = client.settings
     resource = find_created_message(
         client, caller, form, outcome, delay=settings.reconcile_delay, sleep=settings.retry.sleep
     )

@@ -84,6 +84,8 @@ _SHAPES: dict[str, Convert] = {
     "date_time": date_time,
     "currency": price_currency,
 }
+#: The output shapes this component's descriptor may name.
+SHAPES = frozenset(_SHAPES)
 _TYPES: dict[str, Convert] = {
     "STRING": _string,
     "INTEGER": _integer,

@@ -7,14 +7,15 @@ from collections.abc import Callable
 from twilio_component.component import Component
 from twilio_component.descriptor import load_descriptor
 from twilio_component.hookspecs import hookimpl
-from twilio_component.resources import read_text
+from twilio_component.resources import data_root
 from twilio_component.twilio.messages import send_message
+from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.rules import twilio_rules
 
 
 @hookimpl
 def register_components(register: Callable[[Component], None]) -> None:
     """Register the ``twilio/v1`` component described by component.yaml."""
-    descriptor = load_descriptor(read_text("component.yaml"))
+    descriptor = load_descriptor(data_root() / "component.yaml", name="component.yaml")
     handlers = {action.name: send_message for action in descriptor.actions}
-    register(Component(descriptor, handlers=handlers, rules=twilio_rules()))
+    register(Component(descriptor, handlers=handlers, rules=twilio_rules(), shapes=SHAPES))

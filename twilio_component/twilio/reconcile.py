@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
 
-from twilio_component.errors import OutcomeUnknownError, TwilioError
 from twilio_component.twilio.client import Credentials, TwilioClient
+from twilio_component.twilio.errors import OutcomeUnknownError, TwilioError
 from twilio_component.twilio.segments import smart_encode
 
 log = logging.getLogger(__name__)

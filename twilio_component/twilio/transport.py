@@ -36,7 +36,7 @@ import urllib3.response
 from requests.structures import CaseInsensitiveDict
 
 from twilio_component import __version__
-from twilio_component.settings import Settings
+from twilio_component.twilio.settings import Settings
 
 USER_AGENT = (
     f"twilio-component/{__version__} ({platform.system()} {platform.machine()}) "
