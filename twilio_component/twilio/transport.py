@@ -10,6 +10,13 @@ the complete answer must arrive within ``read_timeout``. The read timeout of req
 bounds each socket read, so a watchdog thread also shuts the socket of an answer still being
 read when its deadline passes: a server trickling one byte at a time cannot hold a step.
 (Through a SOCKS proxy only the per-read timeout applies.)
+
+Proxies: the Authorization header must never cross a network in clear, so a proxy is used only
+for https to another machine, and only as a tunnel (CONNECT, or SOCKS): TLS runs end to end and
+the proxy sees the host name and port, never the request. Loopback is never proxied, whatever
+NO_PROXY says, and neither is plain http (only allowed to loopback anyway); HTTP_PROXY, the
+proxy for plain-http requests, is therefore never used. An https request is never sent to a
+proxy as an absolute URI (urllib3's ``use_forwarding_for_https`` stays off).
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
+import requests.utils
 import urllib3
 import urllib3.connection
 import urllib3.exceptions
@@ -36,6 +45,7 @@ import urllib3.response
 from requests.structures import CaseInsensitiveDict
 
 from twilio_component import __version__
+from twilio_component.twilio.endpoint import is_loopback
 from twilio_component.twilio.settings import Settings
 
 USER_AGENT = (
@@ -169,6 +179,32 @@ class _HTTPSPool(urllib3.HTTPSConnectionPool):
 _POOLS: dict[str, type[urllib3.HTTPConnectionPool]] = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+def _origin(url: str) -> str:
+    return "/".join(url.split("/", 3)[:3])
+
+
+def may_tunnel(url: str) -> bool:
+    """Whether a request to ``url`` may go through a proxy: only https to another machine."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() == "https" and bool(host) and not is_loopback(host or "")
+
+
+def tunnel_proxies(url: str, proxies: Mapping[str, str]) -> dict[str, str]:
+    """The proxy a request to ``url`` may use, as requests wants it: ``{"https": proxy}`` from
+    the https (or all) entries of ``proxies`` when ``url`` is https to another machine, else
+    ``{}``. The http entry (HTTP_PROXY) is never taken."""
+    if not may_tunnel(url):
+        return {}
+    usable = {k: v for k, v in proxies.items() if not k.lower().startswith("http:")}
+    usable.pop("http", None)
+    proxy = requests.utils.select_proxy(url, usable)
+    return {"https": proxy} if proxy else {}
+
+
 class _Adapter(requests.adapters.HTTPAdapter):
     """requests' adapter (proxies, CA bundles) with connections that report to ``send``.
 
@@ -180,12 +216,33 @@ class _Adapter(requests.adapters.HTTPAdapter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pool_keys: dict[tuple[str, object, object], Any] = {}
+        self._may_tunnel: dict[str, bool] = {}
+
+    def send(  # noqa: PLR0917 (requests' signature)
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        verify: Any = True,
+        cert: Any = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        """Send, with a proxy only as a tunnel for https to another machine (see the module)."""
+        chosen: dict[str, str] = {}
+        if proxies:
+            origin = _origin(str(request.url))
+            allowed = self._may_tunnel.get(origin)
+            if allowed is None:
+                allowed = self._may_tunnel[origin] = may_tunnel(origin)
+            proxy = proxies.get("https") if allowed else None
+            if proxy:
+                chosen["https"] = proxy
+        return super().send(request, stream, timeout, verify, cert, chosen)
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
     ) -> Any:
-        origin = "/".join(str(request.url).split("/", 3)[:3])
-        key = (origin, verify, cert)
+        key = (_origin(str(request.url)), verify, cert)
         found: Any = self._pool_keys.get(key)
         if found is None:
             found = super().build_connection_pool_key_attributes(request, verify, cert)
@@ -210,6 +267,8 @@ class _Adapter(requests.adapters.HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        if not proxy.lower().startswith("socks"):
+            proxy_kwargs["use_forwarding_for_https"] = False  # https only through CONNECT
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if manager.pool_classes_by_scheme is urllib3.poolmanager.pool_classes_by_scheme:
             manager.pool_classes_by_scheme = dict(_POOLS)  # not SOCKS: it has its own classes
@@ -219,7 +278,8 @@ class _Adapter(requests.adapters.HTTPAdapter):
 class Transport:
     """Sends requests over pooled keep-alive connections; thread-safe. One per client.
 
-    The environment (proxies, CA bundle) is read once here rather than on every call.
+    The environment (proxies, CA bundle) is read once here rather than on every call; of the
+    proxies only the one that may carry requests to ``base_url`` is kept (``tunnel_proxies``).
     """
 
     def __init__(self, settings: Settings, base_url: str) -> None:
@@ -231,7 +291,7 @@ class Transport:
             "timeout": (settings.connect_timeout, settings.read_timeout),
             "verify": environment["verify"],
             "cert": environment["cert"],
-            "proxies": environment["proxies"],
+            "proxies": tunnel_proxies(base_url, environment["proxies"]),
         }
 
     def close(self) -> None:
