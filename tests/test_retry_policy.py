@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
+import http.server
+import json
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -31,6 +37,21 @@ class Sleeps(list[float]):
 @pytest.fixture
 def sleeps() -> Sleeps:
     return Sleeps()
+
+
+def refused_port() -> int:
+    """A loopback port that refuses connections right now: bound, released, then checked."""
+    for _ in range(20):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        with socket.socket() as check:
+            check.settimeout(5)
+            try:
+                check.connect(("127.0.0.1", port))
+            except ConnectionRefusedError:
+                return port
+    raise RuntimeError("no refused loopback port found")
 
 
 def host_for(sandbox: Sandbox, policy: RetryPolicy) -> Host:
@@ -132,9 +153,7 @@ def test_what_may_have_reached_twilio_is_never_retried(
 
 
 def test_a_refused_connection_is_retried_with_backoff(sleeps: Sleeps) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = refused_port()
     policy = RetryPolicy(sleep=sleeps, random=lambda: 1.0)
     with (
         Host.load(Settings(base_url=f"http://127.0.0.1:{port}", retry=policy)) as host,
@@ -145,9 +164,7 @@ def test_a_refused_connection_is_retried_with_backoff(sleeps: Sleeps) -> None:
 
 
 def test_a_connection_that_is_refused_then_accepted_sends_once(sleeps: Sleeps) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = refused_port()
     sandbox = Sandbox(port=port)
 
     def start_sandbox_while_sleeping(seconds: float) -> None:
@@ -173,7 +190,7 @@ def test_a_real_retry_after_of_one_second_spaces_the_requests(
     assert result.code == 0, result.err
     first, second = twilio_sandbox.requests
     gap = (second.received_at - first.received_at).total_seconds()
-    assert 1.0 <= gap < 2.0
+    assert 1.0 <= gap < 5.0
 
 
 @pytest.mark.parametrize(
@@ -191,3 +208,97 @@ def test_a_real_retry_after_of_one_second_spaces_the_requests(
 def test_nonsense_budgets_are_refused_when_made(make: Callable[[], object], error: type) -> None:
     with pytest.raises(error):
         make()
+
+
+# -- Retry-After as an HTTP date, from a scripted server on loopback --------------------------
+
+
+class Scripted(http.server.ThreadingHTTPServer):
+    """A loopback server that answers each request with the next (status, headers, body)."""
+
+    def __init__(self, answers: list[tuple[int, dict[str, str], bytes]]) -> None:
+        self.answers = answers
+        self.requests = 0
+        super().__init__(("127.0.0.1", 0), _ScriptedHandler)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ScriptedHandler(http.server.BaseHTTPRequestHandler):
+    server: Scripted
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.requests += 1
+        status, headers, body = self.server.answers.pop(0)
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+MESSAGE = json.dumps({"sid": "SM" + "a" * 32, "status": "queued", "to": TO, "from": FROM}).encode()
+RATE_LIMITED = json.dumps({"code": 20429, "message": "Too Many Requests", "status": 429}).encode()
+CONNECTION = {"username": "AC" + "0" * 32, "password": "x"}
+
+
+@contextlib.contextmanager
+def scripted(answers: list[tuple[int, dict[str, str], bytes]]) -> Iterator[Scripted]:
+    server = Scripted(answers)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def rate_limited_until(date: str) -> tuple[int, dict[str, str], bytes]:
+    return 429, {"Retry-After": date}, RATE_LIMITED
+
+
+def test_a_retry_after_http_date_waits_until_that_date(sleeps: Sleeps) -> None:
+    in_30_s = email.utils.formatdate(time.time() + 30, usegmt=True)  # IMF-fixdate
+    with (
+        scripted([rate_limited_until(in_30_s), (201, {}, MESSAGE)]) as server,
+        Host.load(Settings(base_url=server.base_url, retry=RetryPolicy(sleep=sleeps))) as host,
+    ):
+        output = host.execute(sms_step(), connection=CONNECTION)
+    assert output["sid"] == "SM" + "a" * 32
+    assert server.requests == 2
+    [waited] = sleeps
+    assert 25 <= waited <= 30  # whole seconds in the date, some slack for a slow machine
+
+
+def test_a_retry_after_http_date_in_the_past_retries_without_waiting(sleeps: Sleeps) -> None:
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    with (
+        scripted([rate_limited_until(past), (201, {}, MESSAGE)]) as server,
+        Host.load(Settings(base_url=server.base_url, retry=RetryPolicy(sleep=sleeps))) as host,
+    ):
+        host.execute(sms_step(), connection=CONNECTION)
+    assert sleeps == [0.0]
+    assert server.requests == 2
+
+
+def test_a_retry_after_http_date_beyond_the_budget_gives_up_at_once(sleeps: Sleeps) -> None:
+    in_a_day = email.utils.formatdate(time.time() + 86_400, usegmt=True)
+    policy = RetryPolicy(max_total_wait=30, sleep=sleeps)
+    with (
+        scripted([rate_limited_until(in_a_day)]) as server,
+        Host.load(Settings(base_url=server.base_url, retry=policy)) as host,
+        pytest.raises(RateLimitedError) as raised,
+    ):
+        host.execute(sms_step(), connection=CONNECTION)
+    assert raised.value.retry_after is not None
+    assert 86_000 <= raised.value.retry_after <= 86_400
+    assert sleeps == []
+    assert server.requests == 1

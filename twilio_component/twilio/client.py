@@ -7,7 +7,9 @@ Retry policy (a contract): a message must never be sent twice. Only two things a
 
 A read timeout, a connection dropped after the request was written, any 5xx, a redirect or
 an unreadable answer (a 201 included) are reported as OutcomeUnknownError and never retried.
-A 2xx is final: it is never followed by another POST. Redirects are never followed.
+Only 201 Created with a Message resource is a sent message: any other 2xx (200, 202, 204…)
+leaves the outcome unknown (Twilio creates with 201; the message may exist). A 2xx is final: it
+is never followed by another POST. Redirects are never followed.
 
 Timeouts and the classification of failures live in ``transport``.
 
@@ -24,7 +26,6 @@ import json
 import logging
 import math
 import re
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2010-04-01"
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")
 _MASK = "********"
 
 
@@ -141,12 +143,20 @@ class TwilioClient:
             reason = outcome.reason
         elif 200 <= outcome.status < 300:
             resource = _json_object(outcome.body)
-            sid = resource.get("sid") if resource is not None else None
-            if resource is not None and isinstance(sid, str) and sid:
+            sid = _message_sid(resource)
+            if outcome.status == 201 and resource is not None and sid is not None:
                 return resource
-            reason = (
-                f"Twilio answered HTTP {outcome.status} (created) but the answer is not a "
-                "readable message resource"
+            if outcome.status == 201:
+                reason = "Twilio answered HTTP 201 (created) but not with a readable message"
+            else:
+                reason = (
+                    f"Twilio answered HTTP {outcome.status} {outcome.reason}".rstrip()
+                    + " instead of 201 Created, so whether the message was created is not known"
+                )
+            reason = credentials.scrub(reason)
+            log.info("create message: outcome unknown (%s); not retried", reason)
+            raise OutcomeUnknownError(
+                reason, to=to, from_=sender, attempted_at=attempted_at, status=status, sid=sid
             )
         elif 400 <= outcome.status < 500:
             raise _api_error(outcome, credentials)
@@ -257,19 +267,37 @@ def _messages_path(account_sid: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds asked for by a Retry-After header (a number or an HTTP date), or None."""
-    if not value:
+    """Seconds asked for by a Retry-After header, or None when it is absent or unreadable.
+
+    Either delay-seconds (``120``) or an HTTP date (RFC 7231: IMF-fixdate ``Wed, 21 Oct 2026
+    07:28:00 GMT``, or the obsolete RFC 850 and asctime forms), read as the seconds from now
+    until then, 0 when it has passed. A date without a zone is GMT, as HTTP dates always are.
+    The caller bounds the wait as every wait: beyond the policy's budget, no retry.
+    """
+    text = (value or "").strip()
+    if not text:
         return None
     try:
-        seconds = float(value)
+        seconds = float(text)
     except ValueError:
         try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+            when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
     if math.isnan(seconds):
         return None
     return min(max(0.0, seconds), 1e9)  # "inf" or a far date: more than any wait budget
+
+
+def _message_sid(resource: Mapping[str, Any] | None) -> str | None:
+    """The SID of a Message resource (SM… or MM…), or None when ``resource`` is not one."""
+    sid = resource.get("sid") if resource is not None else None
+    if isinstance(sid, str) and _MESSAGE_SID.fullmatch(sid):
+        return sid
+    return None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
