@@ -8,15 +8,23 @@ from typing import TYPE_CHECKING, Any
 __version__ = "1.0.0"
 
 if TYPE_CHECKING:
+    from twilio_component.component import Component, Invocation
+    from twilio_component.descriptor import load_descriptor
     from twilio_component.errors import (
+        ActionError,
         ComponentError,
         ConnectionConfigError,
         DescriptorError,
+        NotSentError,
         OutputError,
         ParameterError,
         Problem,
+        RefusedError,
+        ServiceError,
         StepError,
+        UnknownOutcomeError,
     )
+    from twilio_component.hookspecs import hookimpl
     from twilio_component.host import Host
     from twilio_component.settings import HostSettings, RetryPolicy
     from twilio_component.twilio.errors import (
@@ -33,6 +41,10 @@ if TYPE_CHECKING:
 # Public names, imported on first use so that `import twilio_component` stays cheap.
 _EXPORTS = {
     "Host": "twilio_component.host",
+    "Component": "twilio_component.component",
+    "Invocation": "twilio_component.component",
+    "hookimpl": "twilio_component.hookspecs",
+    "load_descriptor": "twilio_component.descriptor",
     "Settings": "twilio_component.twilio.settings",
     "HostSettings": "twilio_component.settings",
     "RetryPolicy": "twilio_component.settings",
@@ -41,6 +53,11 @@ _EXPORTS = {
     "verify_signature": "twilio_component.twilio.signature",
     **dict.fromkeys(
         (
+            "ActionError",
+            "NotSentError",
+            "RefusedError",
+            "ServiceError",
+            "UnknownOutcomeError",
             "ComponentError",
             "ConnectionConfigError",
             "DescriptorError",
@@ -64,24 +81,33 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "ActionError",
+    "Component",
     "ComponentError",
     "ConnectionConfigError",
     "DescriptorError",
     "Host",
     "HostSettings",
+    "Invocation",
+    "NotSentError",
     "OutcomeUnknownError",
     "OutputError",
     "ParameterError",
     "Problem",
     "RateLimitedError",
+    "RefusedError",
     "RequestNotSentError",
     "RetryPolicy",
+    "ServiceError",
     "Settings",
     "StepError",
     "TwilioAPIError",
     "TwilioError",
+    "UnknownOutcomeError",
     "compute_signature",
     "estimate",
+    "hookimpl",
+    "load_descriptor",
     "verify_signature",
 ]
 

@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from twilio_component.errors import (
+    ActionError,
     ComponentError,
     ConnectionConfigError,
     DescriptorError,
     Problem,
+    RefusedError,
+    ServiceError,
     StepError,
+    UnknownOutcomeError,
 )
-from twilio_component.twilio.errors import OutcomeUnknownError, TwilioAPIError, TwilioError
+from twilio_component.twilio.errors import OutcomeUnknownError
 
 if TYPE_CHECKING:
     from twilio_component.host import Host
@@ -29,6 +35,7 @@ EXIT_OTHER = 1
 EXIT_INVALID = 2
 EXIT_REFUSED = 3
 EXIT_UNKNOWN = 4
+EXIT_SENT_THEN_FAILED = 5
 
 EPILOG = """\
 exit codes:
@@ -37,6 +44,8 @@ exit codes:
   2  bad usage or invalid parameters: nothing was sent
   3  Twilio refused the request: nothing was sent
   4  the outcome is unknown: the message may have been sent; it was not retried
+  5  something was sent, then a later part failed (a later workflow task, or writing the
+     output): stderr names what was sent (SIDs); do not simply run it again
 
 environment:
   TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN   the connection (or TWILIO_API_KEY + TWILIO_API_SECRET)
@@ -393,17 +402,50 @@ def _send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]
             parameters["From"] = args.from_
         if args.body is not None:
             parameters["Body"] = args.body
+        flagged = {"To": "--to", "From": "--from", "Body": "--body"}
         for name, text in _pairs(args.param, "--param"):
             value = _parameter_value(host, step_type, name, text)
             if name in parameters and _is_list(host, step_type, name):
                 parameters[name].append(value)
             elif _is_list(host, step_type, name):
                 parameters[name] = [value]
+            elif name in parameters:
+                given = flagged.get(name, f"--param {name}=…")
+                raise UsageError(
+                    f"--param {name}: {name} is already given by {given}; give it once"
+                )
             else:
                 parameters[name] = value
-        output = host.execute({"type": step_type, "parameters": parameters}, connection=connection)
-    console.result(output)
+        step = {"type": step_type, "parameters": parameters}
+        output = _interruptible(lambda: host.execute(step, connection=connection), parameters)
+    _write_sent(console, output)
     return EXIT_OK
+
+
+def _interruptible(send: Callable[[], Any], parameters: Mapping[str, Any]) -> Any:
+    """``send()``; an interrupt while it runs is reported as an unknown outcome (exit 4)."""
+    started = datetime.now(UTC)
+    try:
+        return send()
+    except KeyboardInterrupt:
+        raise OutcomeUnknownError(
+            "interrupted while the request may have been on its way",
+            to=parameters.get("To"),
+            from_=parameters.get("From") or parameters.get("MessagingServiceSid"),
+            attempted_at=started,
+        ) from None
+
+
+def _write_sent(console: Console, output: Mapping[str, Any]) -> None:
+    """Print the output of something sent; failing to print it does not unsend it."""
+    try:
+        console.result(output)
+        console.out.flush()
+    except (OSError, ValueError) as error:
+        raise SentThenFailed(
+            f"the message was sent (SID {output.get('sid')}), but its output could not be "
+            f"written ({type(error).__name__}: {error}); do not send it again"
+        ) from None
 
 
 def _is_list(host: Host, step_type: str, name: str) -> bool:
@@ -439,14 +481,20 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
                 document, inputs, lambda step: host.execute(step, connection=connection)
             )
         except WorkflowFailed as failure:
-            console.result(failure.run.as_json())
-            console.problem(
-                f"task {failure.task!r} failed; the tasks before it finished (printed above)."
-                if failure.run.tasks
-                else f"task {failure.task!r} failed; no task had run before it."
-            )
-            raise failure.error from None
-    console.result(run.as_json())
+            with contextlib.suppress(OSError, ValueError):
+                console.result(failure.run.as_json())
+            if not failure.run.tasks:
+                console.problem(f"task {failure.task!r} failed; no task had run before it.")
+                raise failure.error from None
+            raise
+    try:
+        console.result(run.as_json())
+        console.out.flush()
+    except (OSError, ValueError) as error:
+        raise SentThenFailed(
+            f"every task ran, but the output could not be written ({type(error).__name__}); "
+            "do not run the workflow again"
+        ) from None
     return EXIT_OK
 
 
@@ -458,7 +506,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     host = Host.load()
     problems: list[Problem] = []
     if is_workflow(document):
-        problems = workflow_problems(document, host.step_types)
+        problems = workflow_problems(document, host.step_types, host)
         if not problems:
             for index, task in enumerate(document["tasks"]):
                 given = task.get("parameters", {})
@@ -543,11 +591,21 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+class SentThenFailed(Exception):
+    """Something was sent, then a later part of the command failed (exit 5)."""
+
+
 def exit_code(error: BaseException) -> int:
     """The documented exit code for an error."""
-    if isinstance(error, OutcomeUnknownError):
+    from twilio_component.workflow import WorkflowFailed
+
+    if isinstance(error, SentThenFailed):
+        return EXIT_SENT_THEN_FAILED
+    if isinstance(error, WorkflowFailed):
+        return EXIT_SENT_THEN_FAILED if error.run.tasks else exit_code(error.error)
+    if isinstance(error, UnknownOutcomeError | ActionError):
         return EXIT_UNKNOWN
-    if isinstance(error, TwilioAPIError):
+    if isinstance(error, RefusedError):
         return EXIT_REFUSED
     if isinstance(error, (StepError, ConnectionConfigError, UsageError)):
         return EXIT_INVALID
@@ -581,25 +639,54 @@ def main(
         if args.command == "estimate":
             return _estimate(args, console)
         return _sandbox(args, console)
-    except (ComponentError, UsageError) as error:
+    except (ComponentError, UsageError, SentThenFailed) as error:
         _report(error, console)
         return exit_code(error)
+    except KeyboardInterrupt:
+        console.problem("interrupted before anything was sent.")
+        return 130
     except Exception as error:  # a bug: say what, never a traceback that could carry secrets
         console.problem(f"error: unexpected {type(error).__name__}: {error}")
         return EXIT_OTHER
 
 
 def _report(error: BaseException, console: Console) -> None:
+    from twilio_component.workflow import WorkflowFailed
+
+    if isinstance(error, WorkflowFailed) and error.run.tasks:
+        for task, sid in error.completed.items():
+            console.problem(f"task {task!r} ran" + (f" and sent {sid}" if sid else ""))
+        inner = error.error
+        problems = getattr(inner, "problems", None)
+        if problems:
+            listed = "; ".join(_one_line(str(p)) for p in problems)
+            reason = f"it was not run ({listed})"
+        else:
+            reason = " ".join(_one_line(line) for line in str(inner).splitlines())
+        console.problem(f"task {error.task!r} failed after that: {reason}")
+        console.problem(
+            "the tasks above ran and sent what they sent; do not run the whole workflow again."
+        )
+        return
+    if isinstance(error, WorkflowFailed):
+        error = error.error
     problems = getattr(error, "problems", None)
-    if problems:
+    if problems and not getattr(error, "may_have_sent", False):
         for problem in problems:
             console.problem(str(problem))
         console.problem(f"nothing was sent ({len(problems)} problem(s)).")
         return
     label = "error"
-    if isinstance(error, TwilioAPIError) and error.code is not None:
-        label = f"error {error.code}"
-    elif isinstance(error, DescriptorError | TwilioError | StepError):
+    code = getattr(error, "code", None)
+    if isinstance(error, RefusedError) and code is not None:
+        label = f"error {code}"
+    elif isinstance(error, DescriptorError | ServiceError | StepError):
         label = "error"
-    for line in str(error).splitlines() or [type(error).__name__]:
-        console.problem(f"{label}: {line}" if line == str(error).splitlines()[0] else line)
+    lines = [_one_line(line) for line in str(error).splitlines()] or [type(error).__name__]
+    for index, line in enumerate(lines):
+        console.problem(f"{label}: {line}" if index == 0 else line)
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters (ANSI escapes, CR, BEL…) escaped, so it stays one line."""
+    return "".join(c if c.isprintable() or c == "\t" else repr(c)[1:-1] for c in text)

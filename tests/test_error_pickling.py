@@ -1,0 +1,93 @@
+"""Every public error survives pickle (Celery workers and result backends need it)."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import twilio_component
+from twilio_component import (
+    ActionError,
+    ConnectionConfigError,
+    DescriptorError,
+    OutcomeUnknownError,
+    OutputError,
+    ParameterError,
+    Problem,
+    RateLimitedError,
+    RequestNotSentError,
+    TwilioAPIError,
+)
+from twilio_component.errors import ComponentError
+
+SECRET = "s3cr3t-auth-token-value"
+PROBLEMS = [Problem("To", "is not an E.164 number"), Problem("Body", "is required")]
+EXAMPLES: dict[str, ComponentError] = {
+    "ComponentError": ComponentError("plain"),
+    "DescriptorError": DescriptorError(PROBLEMS, subject="component.yaml"),
+    "ParameterError": ParameterError(PROBLEMS, subject="twilio/v1/sendSMS"),
+    "ConnectionConfigError": ConnectionConfigError([Problem("password", "is required")]),
+    "OutputError": OutputError("twilio/v1/sendSMS", {"sid": "SM" + "a" * 32}, PROBLEMS),
+    "ActionError": ActionError("acme/v1/ping", "acme", "RuntimeError", "refused"),
+    "TwilioAPIError": TwilioAPIError(
+        "Invalid To", status=400, code=21211, more_info="https://www.twilio.com/docs/errors/21211"
+    ),
+    "RateLimitedError": RateLimitedError("Too many", attempts=4, retry_after=2.0, waited=3.5),
+    "RequestNotSentError": RequestNotSentError("refused", base_url="https://x", attempts=4),
+    "OutcomeUnknownError": OutcomeUnknownError(
+        "timed out",
+        to="+15558675310",
+        from_="+15005550006",
+        attempted_at=datetime(2026, 1, 1, tzinfo=UTC),
+        matches=["SM" + "b" * 32],
+    ),
+}
+ERRORS = [
+    name
+    for name in twilio_component.__all__
+    if isinstance(getattr(twilio_component, name), type)
+    and issubclass(getattr(twilio_component, name), BaseException)
+]
+
+
+def public(error: BaseException) -> dict[str, Any]:
+    return {k: v for k, v in vars(error).items() if not k.startswith("_")}
+
+
+def test_every_exported_error_has_a_pickling_example() -> None:
+    assert set(ERRORS) <= set(EXAMPLES) | {
+        "ServiceError",
+        "RefusedError",
+        "NotSentError",
+        "UnknownOutcomeError",
+        "StepError",
+        "TwilioError",
+    }
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_an_error_keeps_type_message_and_attributes_through_pickle(name: str) -> None:
+    cls = getattr(twilio_component, name)
+    error = EXAMPLES.get(name) or cls("a message")
+    back = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes
+    assert type(back) is type(error)
+    assert str(back) == str(error)
+    assert back.args == error.args
+    assert public(back) == public(error)
+
+
+def test_problems_come_back_as_the_problems_not_characters() -> None:
+    back = pickle.loads(pickle.dumps(EXAMPLES["ParameterError"]))  # noqa: S301
+    assert isinstance(back, ParameterError)
+    assert back.problems == tuple(PROBLEMS)
+
+
+def test_a_masked_handler_failure_keeps_the_secret_out_of_the_pickled_bytes() -> None:
+    from twilio_component.component import Connection
+
+    connection = Connection("token", {"token": SECRET}, frozenset({"token"}))
+    error = ActionError("acme/v1/ping", "acme", "RuntimeError", connection.mask(f"bad {SECRET}"))
+    assert SECRET.encode() not in pickle.dumps(error)
