@@ -85,3 +85,63 @@ def test_output_that_cannot_be_written_after_a_send_is_exit_5() -> None:
         )
     assert done.returncode == 5
     assert "SID SM" in done.stderr
+
+
+def test_a_sandbox_port_out_of_range_is_bad_usage() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "twilio_component", "sandbox", "--port", "70000"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "65535" in done.stderr
+
+
+def test_an_empty_base_url_is_refused_not_replaced_by_the_real_twilio(
+    cli: Cli, sandbox_env: dict[str, str]
+) -> None:
+    result = cli(
+        "send",
+        "--to",
+        "+15558675310",
+        "--from",
+        "+15005550006",
+        "--body",
+        "x",
+        env={**sandbox_env, "TWILIO_API_BASE_URL": ""},
+    )
+    assert result.code == 2
+    assert "TWILIO_API_BASE_URL" in result.err
+
+
+def test_a_base_url_port_out_of_range_is_refused(cli: Cli, sandbox_env: dict[str, str]) -> None:
+    result = cli(
+        "send",
+        "--to",
+        "+15558675310",
+        "--from",
+        "+15005550006",
+        "--body",
+        "x",
+        env={**sandbox_env, "TWILIO_API_BASE_URL": "http://127.0.0.1:99999"},
+    )
+    assert result.code == 2
+    assert "TWILIO_API_BASE_URL" in result.err
+
+
+def test_a_region_that_is_not_a_name_is_refused(cli: Cli, sandbox_env: dict[str, str]) -> None:
+    env = {k: v for k, v in sandbox_env.items() if k != "TWILIO_API_BASE_URL"}
+    result = cli(
+        "send",
+        "--to",
+        "+15558675310",
+        "--from",
+        "+15005550006",
+        "--body",
+        "x",
+        env={**env, "TWILIO_REGION": "../x"},
+    )
+    assert result.code == 2
+    assert "TWILIO_REGION" in result.err

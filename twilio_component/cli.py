@@ -189,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
     )
-    sandbox.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    sandbox.add_argument(
+        "--port", type=_port, default=0, help="port, 0 to 65535 (default 0: a free one)"
+    )
     sandbox.add_argument(
         "--account-sid", metavar="AC…", help="the Account SID to accept (default: random)"
     )
@@ -211,6 +213,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="an API key the sandbox also accepts, with its secret (repeatable)",
     )
     return parser
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return value
 
 
 def _positive_float(text: str) -> float:

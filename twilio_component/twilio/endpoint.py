@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -22,13 +23,36 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+
+
 def base_url_from_environment(environ: Mapping[str, str]) -> str:
     """TWILIO_API_BASE_URL, else api.{edge}.{region}.twilio.com as the official SDKs build it."""
-    explicit = environ.get("TWILIO_API_BASE_URL", "").strip()
-    if explicit:
+    if "TWILIO_API_BASE_URL" in environ:
+        explicit = environ["TWILIO_API_BASE_URL"].strip()
+        if not explicit:  # set but empty: never fall back to the real Twilio silently
+            raise ConnectionConfigError(
+                [
+                    Problem(
+                        "TWILIO_API_BASE_URL",
+                        "is set but empty; give the API root (https://api.twilio.com) or unset it",
+                    )
+                ]
+            )
         return explicit
     edge = environ.get("TWILIO_EDGE", "").strip()
     region = environ.get("TWILIO_REGION", "").strip() or ("us1" if edge else "")
+    for variable, value in (("TWILIO_EDGE", edge), ("TWILIO_REGION", region)):
+        if value and not _LABEL.fullmatch(value):
+            raise ConnectionConfigError(
+                [
+                    Problem(
+                        variable,
+                        f"{value!r} is not a region or edge name (letters, digits and -, "
+                        "e.g. au1 or sydney)",
+                    )
+                ]
+            )
     host = ".".join(part for part in ("api", edge, region, "twilio", "com") if part)
     return f"https://{host}"
 
@@ -40,6 +64,7 @@ def resolve_base_url(base_url: str | None, environ: Mapping[str, str] | None = N
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
+        _ = parts.port  # ValueError when the port is not a number from 0 to 65535
     except ValueError:
         parts, hostname = None, None
     problem = None
