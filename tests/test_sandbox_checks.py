@@ -385,14 +385,48 @@ def test_minimal_request_is_normalised_with_defaults() -> None:
     assert check(form()) == MessageRequest(to=TO, from_=MAGIC_SENDER, body="hi")
 
 
-@pytest.mark.parametrize("to", ["whatsapp:+15551234567", "messenger:1234567890", "rcs:+1555123"])
-def test_channel_address_to_is_accepted(to: str) -> None:
-    assert check(form(To=to)).to == to
+def test_whatsapp_to_from_a_whatsapp_sender_is_accepted() -> None:
+    request = check(form(To="whatsapp:+15551234567", From="whatsapp:" + MAGIC_SENDER))
+    assert (request.to, request.from_) == ("whatsapp:+15551234567", "whatsapp:" + MAGIC_SENDER)
 
 
-@pytest.mark.parametrize("sender", ["12345", "MyBrand", "+15550001111", "whatsapp:+15005550006"])
-def test_own_short_code_alphanumeric_number_or_channel_sender_passes(sender: str) -> None:
+def test_rcs_to_is_accepted() -> None:
+    assert check(form(To="rcs:+1555123")).to == "rcs:+1555123"
+
+
+@pytest.mark.parametrize("sender", ["12345", "MyBrand", "+15550001111"])
+def test_own_short_code_alphanumeric_or_number_sender_passes(sender: str) -> None:
     assert check(form(From=sender)).from_ == sender
+
+
+@pytest.mark.parametrize(
+    ("to", "sender"),
+    [("whatsapp:+15551234567", MAGIC_SENDER), (TO, "whatsapp:" + MAGIC_SENDER)],
+)
+def test_whatsapp_paired_with_a_plain_number_is_21910(to: str, sender: str) -> None:
+    failure = refusal(form(To=to, From=sender))
+    assert (failure.code, failure.status) == (21910, 400)
+    assert failure.message.startswith("Invalid From and To pair.")
+
+
+@pytest.mark.parametrize("to", ["+12", "+123456", "whatsapp:+12"])
+def test_to_too_short_to_be_a_number_is_21211(to: str) -> None:
+    assert code_of(To=to) == 21211
+
+
+def test_from_too_short_to_be_a_number_is_21212() -> None:
+    assert code_of(From="+12") == 21212
+
+
+def test_shortest_numbers_in_use_pass() -> None:
+    assert check(form(To="+6831234")).to == "+6831234"
+
+
+@pytest.mark.parametrize(
+    "to", ["sms:+15551234567", "messenger:1234567890", "telegram:+15551234567", "mms:+15551234567"]
+)
+def test_channel_the_messages_api_does_not_address_is_21211(to: str) -> None:
+    assert code_of(To=to) == 21211
 
 
 def test_service_without_from_passes() -> None:
@@ -514,7 +548,7 @@ def test_every_spec_parameter_is_accepted_together() -> None:
 
 # --- open-ended inputs -------------------------------------------------------------------------
 
-E164 = st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True).filter(
+E164 = st.from_regex(r"\+[1-9][0-9]{6,13}", fullmatch=True).filter(
     lambda number: number not in MAGIC_TO and number != MAGIC_SENDER
 )
 

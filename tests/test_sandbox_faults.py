@@ -125,16 +125,14 @@ def test_slow_answer_does_not_hold_up_other_connections() -> None:
             outcome.append("cut by stop")
 
     with Sandbox() as sandbox:
-        sandbox.faults.slow(seconds=5.0)
+        sandbox.faults.slow(seconds=60.0)
         slow_client, fast_client = Raw(sandbox), Raw(sandbox)
         slow = threading.Thread(target=slow_create, args=(slow_client,))
         slow.start()
         while not sandbox.messages:
             time.sleep(0.005)
-        started = time.monotonic()
         assert fast_client.create().status == 201
-        assert time.monotonic() - started < 1.0
-        assert outcome == []
+        assert outcome == []  # the slow answer is still pending when the fast one is back
     slow.join(5)
     assert outcome == ["cut by stop"]
     slow_client.close()
@@ -143,7 +141,7 @@ def test_slow_answer_does_not_hold_up_other_connections() -> None:
 
 def test_stop_cuts_a_slow_answer_short() -> None:
     sandbox = Sandbox().start()
-    sandbox.faults.slow(seconds=30)
+    sandbox.faults.slow(seconds=120)
     client = Raw(sandbox)
     failed: list[BaseException] = []
 
@@ -157,10 +155,9 @@ def test_stop_cuts_a_slow_answer_short() -> None:
     worker.start()
     while not sandbox.requests:
         time.sleep(0.005)
-    started = time.monotonic()
     sandbox.stop()
-    worker.join(5)
-    assert time.monotonic() - started < 3
+    worker.join(30)  # far less than the 120 s the slow answer would take
+    assert not worker.is_alive()
     assert failed
 
 

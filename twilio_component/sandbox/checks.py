@@ -20,6 +20,7 @@ __all__ = [
     "MessageRequest",
     "Refusal",
     "check_create",
+    "is_web_url",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -99,6 +100,7 @@ TO_UNSUBSCRIBED: Final = 21610
 FROM_QUEUE_FULL: Final = 21611
 TO_UNREACHABLE: Final = 21612
 TO_NOT_MOBILE: Final = 21614
+CHANNEL_MISMATCH: Final = 21910
 BODY_TOO_LONG: Final = 21617
 MEDIA_URL_INVALID: Final = 21620
 MEDIA_TOO_MANY: Final = 21623
@@ -143,12 +145,18 @@ _MAGIC_TO: Final[Mapping[str, tuple[int, str]]] = {
     "+15005550009": (TO_NOT_MOBILE, "The 'To' number {} is not a valid mobile number."),
 }
 
-# [0-9], never \d: \d also matches other scripts' digits.
-_E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
+# [0-9], never \d: \d also matches other scripts' digits. The shortest numbers in use anywhere
+# have 7 digits with their country code (Niue, +683 and 4 digits); fewer is certainly no number.
+_E164: Final = re.compile(r"\+[1-9][0-9]{6,13}")
 _SHORT_CODE: Final = re.compile(r"[0-9]{5,6}")
 _ALPHANUMERIC_SENDER: Final = re.compile(r"(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 _CHANNEL_ADDRESS: Final = re.compile(r"([a-z][a-z0-9-]*):(\S+)")
-_E164_CHANNELS: Final = frozenset({"whatsapp"})
+# Channels the Messages API addresses by prefix, a number after it (a sender on RCS may be an
+# agent ID instead); others (sms:, messenger:, ...) are refused.
+_E164_CHANNELS: Final = frozenset({"whatsapp", "rcs"})
+_AGENT_CHANNELS: Final = frozenset({"rcs"})
+# Channels whose From and To must both carry the prefix (21910 otherwise).
+_PAIRED_CHANNELS: Final = frozenset({"whatsapp"})
 _SID: Final = {name: re.compile(pattern) for name, pattern in SID_PATTERNS.items()}
 _UNSIGNED: Final = re.compile(r"[0-9]{1,18}")
 _SIGNED: Final = re.compile(r"[+-]?[0-9]{1,18}")
@@ -218,7 +226,8 @@ class MessageRequest:
 #   1. To: present (21604), well formed (21211, test number +15005550001 included).
 #   2. MessagingServiceSid pattern (21705); a From holding an MG SID counts as the service.
 #   3. From: present unless a service is given (21603), well formed (21212), not equal to To
-#      (21266), then test-mode senders and ownership (21212/21606/21611).
+#      (21266), on the same channel as To for WhatsApp (21910), then test-mode senders and
+#      ownership (21212/21606/21611).
 #   4. To test-mode numbers (21612, 21408, 21610, 21614).
 #   5. Content: ContentSid (21655), ContentVariables (21654, 21656), one of Body/MediaUrl/
 #      ContentSid (21602), Body length (21617), MediaUrl count (21623) and each URL (21620).
@@ -270,7 +279,7 @@ def check_create(
     _check_media(media_urls)
 
     status_callback = _scalar(form, "StatusCallback")
-    if status_callback is not None and not _is_web_url(status_callback, callback=True):
+    if status_callback is not None and not is_web_url(status_callback, callback=True):
         raise _refuse(
             STATUS_CALLBACK_INVALID,
             f"The StatusCallback URL {_shown(status_callback)} is not a valid URL.",
@@ -343,24 +352,44 @@ def _values(form: Mapping[str, Sequence[str]], name: str) -> tuple[str, ...]:
 
 
 def _is_recipient(address: str) -> bool:
-    """E.164, or a channel address such as whatsapp:+15552229999 or messenger:1234."""
+    """E.164, or a channel address such as whatsapp:+15552229999 or rcs:+15552229999."""
     if _E164.fullmatch(address):
         return True
     match = _CHANNEL_ADDRESS.fullmatch(address)
     if match is None:
         return False
     channel, rest = match.groups()
-    return channel not in _E164_CHANNELS or _E164.fullmatch(rest) is not None
+    return channel in _E164_CHANNELS and _E164.fullmatch(rest) is not None
 
 
 def _is_sender(sender: str) -> bool:
-    """E.164, short code, alphanumeric sender ID, or a channel address."""
-    return (
+    """E.164, short code, alphanumeric sender ID, or a channel address (an RCS agent too)."""
+    if (
         _E164.fullmatch(sender) is not None
         or _SHORT_CODE.fullmatch(sender) is not None
         or _ALPHANUMERIC_SENDER.fullmatch(sender) is not None
         or _is_recipient(sender)
-    )
+    ):
+        return True
+    match = _CHANNEL_ADDRESS.fullmatch(sender)
+    return match is not None and match.group(1) in _AGENT_CHANNELS
+
+
+def _channel(address: str) -> str | None:
+    """The channel prefix of an address (``whatsapp``), or None for a plain number."""
+    match = _CHANNEL_ADDRESS.fullmatch(address)
+    return match.group(1) if match is not None else None
+
+
+def _check_pair(sender: str, to: str) -> None:
+    """WhatsApp talks only to WhatsApp: both addresses carry the prefix, or neither does."""
+    channels = {_channel(sender), _channel(to)}
+    if len(channels) > 1 and channels & _PAIRED_CHANNELS:
+        raise _refuse(
+            CHANNEL_MISMATCH,
+            f"Invalid From and To pair. From and To should be of the same channel "
+            f"({_shown(sender)} and {_shown(to)}).",
+        )
 
 
 def _is_own(sender: str, own_numbers: Collection[str]) -> bool:
@@ -382,6 +411,7 @@ def _check_sender(sender: str, to: str, own_numbers: Collection[str]) -> None:
         )
     if sender == to:
         raise _refuse(TO_EQUALS_FROM, f"'To' and 'From' number cannot be the same: {to}.")
+    _check_pair(sender, to)
     if sender in _MAGIC_FROM:
         code, message = _MAGIC_FROM[sender]
         raise _refuse(code, message.format(sender))
@@ -425,11 +455,11 @@ def _check_media(media_urls: tuple[str, ...]) -> None:
             f"Too many media URLs ({len(media_urls)}): at most {MAX_MEDIA_URLS} are allowed.",
         )
     for url in media_urls:
-        if not _is_web_url(url, callback=False):
+        if not is_web_url(url, callback=False):
             raise _refuse(MEDIA_URL_INVALID, f"Invalid media URL(s): {_shown(url)}")
 
 
-def _is_web_url(url: str, *, callback: bool) -> bool:
+def is_web_url(url: str, *, callback: bool) -> bool:
     """An absolute http(s) URL with a host; a callback host may not contain underscores."""
     if len(url) > MAX_URL_CHARS or _WHITESPACE.search(url):
         return False

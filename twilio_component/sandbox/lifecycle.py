@@ -116,16 +116,38 @@ class Lifecycle:
             self._due.clear()
 
     def begin(self, message: StoredMessage, created: datetime) -> None:
-        """Plan the first step of a newly stored message and announce its first status."""
+        """Plan the first step of a newly stored message.
+
+        Its first status (queued, or accepted/scheduled with a Messaging Service) is not
+        announced: Twilio sends no status callback for it, only for the statuses after it.
+        """
         if message.send_at is not None and message.status == "scheduled":
             self._plan([(message.send_at, message.sid)])
         else:
             self._plan([(created + self._interval, message.sid)])
-        url = message.status_callback
-        if url:
-            params = self._store.update(message.sid, lambda m: callback_params(m.resource))
-            if params is not None:
-                self._notify(url, params)
+
+    def cancel(self, sid: str, when: datetime) -> tuple[bool, dict[str, Any]] | None:
+        """Cancel a scheduled message and call back ``canceled``.
+
+        Returns None when there is no such message, else whether it was canceled (only a
+        ``scheduled`` message can be) and a copy of its resource.
+        """
+
+        def change(message: StoredMessage) -> tuple[bool, dict[str, Any], str | None]:
+            resource = message.resource
+            if message.status != "scheduled":
+                return False, _copied(resource), None
+            resource["status"] = "canceled"
+            resource["date_updated"] = rfc2822(when)
+            return True, _copied(resource), message.status_callback
+
+        outcome = self._store.update(sid, change)
+        if outcome is None:
+            return None
+        canceled, resource, url = outcome
+        if canceled and url:
+            self._notify(url, callback_params(resource))
+        return canceled, resource
 
     def run_due(self, now: datetime) -> int:
         """Run every step due at or before `now`, in time order; how many ran."""
@@ -224,3 +246,9 @@ def callback_params(resource: Mapping[str, Any]) -> dict[str, str]:
     if resource["error_code"] is not None:
         params["ErrorCode"] = str(resource["error_code"])
     return params
+
+
+def _copied(resource: Mapping[str, Any]) -> dict[str, Any]:
+    copied = dict(resource)
+    copied["subresource_uris"] = dict(resource["subresource_uris"])
+    return copied
