@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,9 @@ from twilio_component.sandbox import Sandbox
 
 SENDER = "+15005550006"
 RECIPIENT = "+15558675310"
+SERVICE = "MG" + "d" * 32
+NUMBERS_PATH = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json"
+NUMBER_PATH = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json"
 
 
 class ObservingHttpClient(TwilioHttpClient):  # type: ignore[misc]
@@ -187,3 +191,145 @@ def test_sdk_with_an_api_key_creates_in_the_account(sandbox: Sandbox) -> None:
     message = client.messages.create(to=RECIPIENT, from_=SENDER, body="via key")
     assert message.account_sid == sandbox.account_sid
     assert sandbox.requests[-1].auth_username == key
+
+
+def scheduled_message(client: Client) -> Any:
+    return client.messages.create(
+        to=RECIPIENT,
+        messaging_service_sid=SERVICE,
+        body="Later",
+        schedule_type="fixed",
+        send_at=datetime.now(UTC) + timedelta(hours=1),
+    )
+
+
+def test_sdk_cancels_a_scheduled_message(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    created = scheduled_message(client)
+    assert created.status == "scheduled"
+    canceled = client.messages(created.sid).update(status="canceled")
+    status, body = last_answer(client)
+    assert status == 200
+    assert_valid_response(MESSAGE_PATH, "post", 200, body)
+    assert canceled.status == "canceled"
+    assert client.messages(created.sid).fetch().status == "canceled"
+
+
+def test_sdk_gets_30409_canceling_a_message_that_is_not_scheduled(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    created = client.messages.create(to=RECIPIENT, from_=SENDER, body="now")
+    with pytest.raises(TwilioRestException) as raised:
+        client.messages(created.sid).update(status="canceled")
+    assert (raised.value.status, raised.value.code) == (400, 30409)
+    assert_valid_error(last_answer(client)[1], 400)
+
+
+def test_sdk_redacts_a_message_body(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    created = client.messages.create(to=RECIPIENT, from_=SENDER, body="code 123456")
+    redacted = client.messages(created.sid).update(body="")
+    assert_valid_response(MESSAGE_PATH, "post", 200, last_answer(client)[1])
+    assert redacted.body == ""
+    assert client.messages(created.sid).fetch().body == ""
+
+
+def test_sdk_lists_a_messages_media(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    created = client.messages.create(
+        to=RECIPIENT, from_=SENDER, media_url=["https://example.com/a.png"]
+    )
+    media = client.messages(created.sid).media.list()
+    assert [(m.parent_sid, m.content_type) for m in media] == [(created.sid, "image/png")]
+
+
+def test_sdk_lists_no_media_for_an_sms(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    created = client.messages.create(to=RECIPIENT, from_=SENDER, body="text only")
+    assert client.messages(created.sid).media.list() == []
+
+
+def test_sdk_fetches_the_account(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    account = client.api.v2010.accounts(sandbox.account_sid).fetch()
+    assert (account.sid, account.status) == (sandbox.account_sid, "active")
+
+
+def test_sdk_lists_incoming_phone_numbers_by_phone_number(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    listed = client.incoming_phone_numbers.list(phone_number=SENDER)
+    status, body = last_answer(client)
+    assert status == 200
+    assert_valid_response(NUMBERS_PATH, "get", 200, body)
+    assert [n.phone_number for n in listed] == [SENDER]
+    assert listed[0].sid == sandbox.phone_number(SENDER)["sid"]
+
+
+def test_sdk_updates_a_numbers_sms_url(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    sid = client.incoming_phone_numbers.list(phone_number=SENDER)[0].sid
+    updated = client.incoming_phone_numbers(sid).update(
+        sms_url="http://127.0.0.1:8080/sms", sms_method="POST"
+    )
+    assert_valid_response(NUMBER_PATH, "post", 200, last_answer(client)[1])
+    assert updated.sms_url == "http://127.0.0.1:8080/sms"
+    assert sandbox.phone_number(SENDER)["sms_url"] == "http://127.0.0.1:8080/sms"
+    assert client.incoming_phone_numbers(sid).fetch().sms_url == "http://127.0.0.1:8080/sms"
+
+
+def test_sdk_message_with_status_callback_gets_none_for_its_initial_status(
+    sandbox: Sandbox,
+) -> None:
+    client = sdk_client(sandbox)
+    created = client.messages.create(
+        to=RECIPIENT, from_=SENDER, body="tell me", status_callback="http://127.0.0.1:9/status"
+    )
+    assert created.status == "queued"
+    sandbox.settle(timeout=10)
+    statuses = [record.params["MessageStatus"] for record in sandbox.callbacks]
+    assert statuses == ["sending", "sent", "delivered"]
+
+
+def test_sdk_scheduled_message_gets_no_callback_until_canceled(sandbox: Sandbox) -> None:
+    client = sdk_client(sandbox)
+    created = client.messages.create(
+        to=RECIPIENT,
+        messaging_service_sid=SERVICE,
+        body="Later",
+        schedule_type="fixed",
+        send_at=datetime.now(UTC) + timedelta(hours=1),
+        status_callback="http://127.0.0.1:9/status",
+    )
+    sandbox.settle(timeout=10)
+    assert sandbox.callbacks == []
+    client.messages(created.sid).update(status="canceled")
+    sandbox.settle(timeout=10)
+    assert [record.params["MessageStatus"] for record in sandbox.callbacks] == ["canceled"]
+
+
+@pytest.mark.parametrize(
+    ("to", "from_", "code"),
+    [
+        ("whatsapp:" + RECIPIENT, SENDER, 21910),
+        (RECIPIENT, "whatsapp:" + SENDER, 21910),
+        ("+12", SENDER, 21211),
+        (RECIPIENT, "+12", 21212),
+        ("sms:" + RECIPIENT, SENDER, 21211),
+        ("messenger:1234567890", SENDER, 21211),
+    ],
+)
+def test_sdk_gets_twilio_error_for_a_bad_address_or_channel_pair(
+    sandbox: Sandbox, to: str, from_: str, code: int
+) -> None:
+    client = sdk_client(sandbox)
+    with pytest.raises(TwilioRestException) as raised:
+        client.messages.create(to=to, from_=from_, body="channels")
+    assert (raised.value.status, raised.value.code) == (400, code)
+    assert_valid_error(last_answer(client)[1], 400)
+    assert sandbox.messages == []
+
+
+def test_sdk_sends_whatsapp_to_whatsapp(sandbox: Sandbox) -> None:
+    message = sdk_client(sandbox).messages.create(
+        to="whatsapp:" + RECIPIENT, from_="whatsapp:" + SENDER, body="hola"
+    )
+    assert (message.to, message.from_) == ("whatsapp:" + RECIPIENT, "whatsapp:" + SENDER)

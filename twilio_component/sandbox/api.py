@@ -1,4 +1,4 @@
-"""Twilio's Messages API as the sandbox answers it: auth, create, fetch, list and errors."""
+"""Twilio's Messages API as the sandbox answers it: auth, routing, create, fetch, list."""
 
 from __future__ import annotations
 
@@ -19,10 +19,21 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
 
+from twilio_component.sandbox.account import account_resource
 from twilio_component.sandbox.checks import MessageRequest, Refusal, check_create
 from twilio_component.sandbox.clock import Clock
 from twilio_component.sandbox.faults import Fault, Faults
 from twilio_component.sandbox.lifecycle import Lifecycle
+from twilio_component.sandbox.media import list_media_reply, media_resources
+from twilio_component.sandbox.message_updates import update_message_reply
+from twilio_component.sandbox.numbers import PhoneNumbers
+from twilio_component.sandbox.replies import (
+    error_reply,
+    json_reply,
+    method_not_allowed,
+    not_found,
+    unauthorized,
+)
 from twilio_component.sandbox.server import Reply, Request
 from twilio_component.sandbox.store import MessageFilter, MessageStore, StoredMessage, rfc2822
 from twilio_component.twilio.segments import count_segments, smart_encode
@@ -35,6 +46,12 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 _FETCH = re.compile(r"Messages/((?:SM|MM)[0-9a-fA-F]{32}|[^/]+)\.json")
+_MEDIA = re.compile(r"Messages/([^/]+)/Media\.json")
+_NUMBER = re.compile(r"IncomingPhoneNumbers/([^/]+)\.json")
+_FORM_ONLY = (
+    "The request body was sent as application/json; Twilio's API reads only form-encoded "
+    "(application/x-www-form-urlencoded) parameters."
+)
 _GATEWAY_PAGE = (
     "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
     "<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
@@ -53,19 +70,6 @@ class RecordedRequest:
     received_at: datetime
 
 
-def error_reply(
-    status: int, code: int, message: str, headers: tuple[tuple[str, str], ...] = ()
-) -> Reply:
-    """A Twilio error answer: ``{"code", "message", "more_info", "status"}`` as JSON."""
-    return _json_reply(status, Refusal(status, code, message).body(), headers)
-
-
-def _json_reply(
-    status: int, payload: Mapping[str, Any], headers: tuple[tuple[str, str], ...] = ()
-) -> Reply:
-    return Reply(status, json.dumps(payload, ensure_ascii=False).encode("utf-8"), headers=headers)
-
-
 class MessagesAPI:
     """Answers requests for one account; `__call__` is the HTTP server's application."""
 
@@ -76,6 +80,7 @@ class MessagesAPI:
         auth_token: str,
         own_numbers: Collection[str],
         store: MessageStore,
+        numbers: PhoneNumbers,
         lifecycle: Lifecycle,
         clock: Clock,
         faults: Faults,
@@ -85,7 +90,9 @@ class MessagesAPI:
         self._account_sid = account_sid
         self._own_numbers = frozenset(own_numbers)
         self._store = store
+        self._numbers = numbers
         self._lifecycle = lifecycle
+        self._created = rfc2822(clock.now())
         self._clock = clock
         self._faults = faults
         self._failures = dict(delivery_failures)
@@ -136,30 +143,78 @@ class MessagesAPI:
                 RecordedRequest(request.method, path, query, form, username, self._clock.now())
             )
         if not authenticated:
-            return _unauthorized()
+            return unauthorized()
         if not path.startswith(PREFIX):
-            return _not_found(path)
+            return not_found(path)
         account, _, rest = path[len(PREFIX) :].partition("/")
+        if not rest and account.endswith(".json"):
+            return self._account(request.method, path, unquote(account[: -len(".json")]))
         if unquote(account) != self._account_sid:
             # Valid credentials, but not for the account in the path.
-            return _unauthorized()
+            return unauthorized()
+        is_json = request.method == "POST" and _content_type(request) == "application/json"
+        if is_json and rest != "Messages.json":
+            return error_reply(400, 20001, _FORM_ONLY)
+        return self._route(request.method, path, rest, query, form, is_json=is_json)
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        rest: str,
+        query: dict[str, list[str]],
+        form: dict[str, list[str]],
+        *,
+        is_json: bool,
+    ) -> Reply:
         if rest == "Messages.json":
-            if request.method == "POST":
-                return self._create(form)
-            if request.method == "GET":
+            if method == "POST":
+                return self._create(form, is_json=is_json)
+            if method == "GET":
                 return self._list(path, query)
-            return _method_not_allowed(request.method, path)
-        match = _FETCH.fullmatch(rest)
-        if match is not None:
-            sid = match.group(1)
-            if request.method == "GET":
-                return self._fetch(path, sid)
-            if request.method == "DELETE":
-                if self._store.remove(sid):
-                    return Reply(204, b"")
-                return _not_found(path)
-            return _method_not_allowed(request.method, path)
-        return _not_found(path)
+            return method_not_allowed(method, path)
+        if rest == "IncomingPhoneNumbers.json":
+            if method == "GET":
+                return self._numbers.list_reply(path, query)
+            return method_not_allowed(method, path)
+        if (match := _FETCH.fullmatch(rest)) is not None:
+            return self._message(method, path, match.group(1), form)
+        if (match := _MEDIA.fullmatch(rest)) is not None:
+            if method == "GET":
+                return list_media_reply(self._store, path, match.group(1), query)
+            return method_not_allowed(method, path)
+        if (match := _NUMBER.fullmatch(rest)) is not None:
+            if method == "GET":
+                return self._numbers.fetch_reply(path, match.group(1))
+            if method == "POST":
+                return self._numbers.update_reply(path, match.group(1), form, self._clock.now())
+            return method_not_allowed(method, path)
+        return not_found(path)
+
+    def _message(self, method: str, path: str, sid: str, form: dict[str, list[str]]) -> Reply:
+        if method == "GET":
+            return self._fetch(path, sid)
+        if method == "POST":
+            return update_message_reply(
+                store=self._store,
+                lifecycle=self._lifecycle,
+                path=path,
+                sid=sid,
+                form=form,
+                now=self._clock.now(),
+            )
+        if method == "DELETE":
+            if self._store.remove(sid):
+                return Reply(204, b"")
+            return not_found(path)
+        return method_not_allowed(method, path)
+
+    def _account(self, method: str, path: str, sid: str) -> Reply:
+        if sid != self._account_sid:
+            return unauthorized()
+        if method != "GET":
+            return method_not_allowed(method, path)
+        return json_reply(200, account_resource(self._account_sid, self._created))
 
     # -- authentication ---------------------------------------------------------------------
 
@@ -188,16 +243,19 @@ class MessagesAPI:
 
     # -- create -----------------------------------------------------------------------------
 
-    def _create(self, form: dict[str, list[str]]) -> Reply:
+    def _create(self, form: dict[str, list[str]], *, is_json: bool = False) -> Reply:
         fault = self._faults.take()
         if fault is not None and not fault.creates:
             return _before_create(fault)
         delay = fault.seconds if fault is not None else 0.0
         now = self._clock.now()
         try:
+            if is_json:
+                # Twilio reads no parameter from a JSON body, so the first check fails: To.
+                raise Refusal(400, 21604, f"A 'To' phone number is required. {_FORM_ONLY}")
             checked = check_create(form, own_numbers=self._own_numbers, now=now)
         except Refusal as refusal:
-            reply = _json_reply(refusal.status, refusal.body())
+            reply = json_reply(refusal.status, refusal.body())
             return _delayed(reply, delay)
         message = self._store.add(lambda seq: self._new_message(seq, checked, now))
         resource = dict(message.resource)
@@ -256,6 +314,13 @@ class MessagesAPI:
             status_callback=checked.status_callback,
             failure_code=self._failures.get(_number_of(checked.to)),
             send_at=checked.send_at if checked.scheduled else None,
+            media=media_resources(
+                account_sid=self._account_sid,
+                message_uri=uri,
+                message_sid=sid,
+                urls=checked.media_urls,
+                stamp=stamp,
+            ),
         )
 
     # -- fetch and list ---------------------------------------------------------------------
@@ -263,8 +328,8 @@ class MessagesAPI:
     def _fetch(self, path: str, sid: str) -> Reply:
         resource = self._store.get(sid)
         if resource is None:
-            return _not_found(path)
-        return _json_reply(200, resource)
+            return not_found(path)
+        return json_reply(200, resource)
 
     def _list(self, path: str, query: dict[str, list[str]]) -> Reply:
         try:
@@ -297,7 +362,7 @@ class MessagesAPI:
             "start": start,
             "uri": current,
         }
-        return _json_reply(200, payload)
+        return json_reply(200, payload)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,15 +505,6 @@ def _delayed(reply: Reply, delay: float) -> Reply:
     return Reply(reply.status, reply.body, reply.content_type, reply.headers, delay=delay)
 
 
-def _unauthorized() -> Reply:
-    return error_reply(
-        401, 20003, "Authenticate", (("WWW-Authenticate", 'Basic realm="Twilio API"'),)
-    )
-
-
-def _not_found(path: str) -> Reply:
-    return error_reply(404, 20404, f"The requested resource {path[:256]} was not found")
-
-
-def _method_not_allowed(method: str, path: str) -> Reply:
-    return error_reply(405, 20004, f"Method {method[:16]} not allowed on {path[:256]}")
+def _content_type(request: Request) -> str:
+    """The request's media type, lower-case, without parameters such as charset."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()

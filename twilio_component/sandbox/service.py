@@ -17,6 +17,7 @@ from twilio_component.sandbox.checks import MAGIC_SENDER
 from twilio_component.sandbox.clock import Clock, ManualClock, SystemClock
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
+from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.server import HTTPServer
 from twilio_component.sandbox.store import MessageStore
 
@@ -83,6 +84,9 @@ class Sandbox:
         own_numbers = [MAGIC_SENDER, *numbers]
         self._callbacks = CallbackDispatcher(auth_token=auth_token, timeout=callback_timeout)
         self._store = MessageStore(message_cap)
+        self._numbers = PhoneNumbers(
+            account_sid=account_sid, numbers=own_numbers, created=self._clock.now()
+        )
         self._lifecycle = Lifecycle(
             store=self._store,
             clock=self._clock,
@@ -96,6 +100,7 @@ class Sandbox:
             auth_token=auth_token,
             own_numbers=own_numbers,
             store=self._store,
+            numbers=self._numbers,
             lifecycle=self._lifecycle,
             clock=self._clock,
             faults=self.faults,
@@ -232,6 +237,21 @@ class Sandbox:
             raise KeyError(sid)
         return resource
 
+    @property
+    def phone_numbers(self) -> list[dict[str, Any]]:
+        """Copies of the account's IncomingPhoneNumbers resources (its E.164 senders)."""
+        return self._numbers.all()
+
+    def phone_number(self, number: str) -> dict[str, Any]:
+        """A copy of one number's IncomingPhoneNumbers resource (``sms_url``, ``sms_method``…).
+
+        KeyError when `number` (E.164, e.g. ``+15005550006``) is not one of the sandbox's.
+        """
+        resource = self._numbers.find(number)
+        if resource is None:
+            raise KeyError(number)
+        return resource
+
     # -- time -------------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
@@ -264,7 +284,10 @@ class Sandbox:
             raise TimeoutError(f"status callbacks still pending after {timeout} s")
 
     def reset(self) -> None:
-        """Forget messages, pending status steps, requests, callbacks and faults."""
+        """Forget messages, pending status steps, requests, callbacks and faults.
+
+        The phone numbers' configuration (``SmsUrl``…) is account set-up, not traffic: it stays.
+        """
         self._lifecycle.clear()
         self._store.clear()
         self._api.clear_log()

@@ -44,6 +44,8 @@ class StoredMessage:
     failure_code: int | None = None
     send_at: datetime | None = None
     date_sent: datetime | None = None
+    media: tuple[dict[str, Any], ...] = ()
+    """The message's Media resources (one per MediaUrl), as Twilio lists them."""
 
     @property
     def sid(self) -> str:
@@ -120,6 +122,12 @@ class MessageStore:
         with self._lock:
             message = self._messages.get(sid)
             return _copy(message.resource) if message is not None else None
+
+    def media(self, sid: str) -> list[dict[str, Any]] | None:
+        """Copies of the message's Media resources, or None when there is no such message."""
+        with self._lock:
+            message = self._messages.get(sid)
+            return [dict(item) for item in message.media] if message is not None else None
 
     def update(self, sid: str, change: Callable[[StoredMessage], T]) -> T | None:
         """Run `change` on the stored message under the lock; None when it is gone."""
