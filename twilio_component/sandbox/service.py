@@ -41,7 +41,11 @@ class Sandbox:
     Messages move queued → sending → sent → delivered on their own (a step every
     `status_interval` seconds, default 0.03 s), or when a ManualClock passed as `clock` is
     advanced (default step 1 s). A recipient listed in `delivery_failures` ends
-    `undelivered` with that 30xxx error code. Status callbacks go only to loopback URLs.
+    `undelivered` with that 30xxx error code. Status callbacks go only to loopback URLs, and
+    (as with Twilio) none is sent for a message's initial status. Besides the Messages API
+    (create, fetch, list, update, delete, media) it serves the Account and the
+    IncomingPhoneNumbers of its own numbers (+15005550006 and `numbers`);
+    `phone_number()` reads a number's configuration (``sms_url``…).
     """
 
     def __init__(
