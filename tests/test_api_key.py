@@ -78,10 +78,11 @@ def test_send_message_runs_with_the_api_key(cli: Cli, keyed: Sandbox) -> None:
     assert keyed.requests[-1].form["SmartEncoded"] == ["true"]
 
 
-def test_an_auth_token_wins_over_an_api_key(cli: Cli, keyed: Sandbox) -> None:
+def test_an_auth_token_beside_an_api_key_is_refused_not_chosen(cli: Cli, keyed: Sandbox) -> None:
     result = send(cli, key_env(keyed, TWILIO_AUTH_TOKEN=keyed.auth_token))
-    assert result.code == 0, result.err
-    assert keyed.requests[-1].auth_username == keyed.account_sid
+    assert result.code == 2, result.err
+    assert "TWILIO_AUTH_TOKEN" in result.err
+    assert keyed.requests == []
 
 
 def test_a_wrong_secret_is_refused_by_twilio_without_showing_it(cli: Cli, keyed: Sandbox) -> None:

@@ -39,7 +39,7 @@ class EchoPlugin:
     def register_components(self, register: Callable[[Component], None]) -> None:
         data: dict[str, Any] = copy.deepcopy(yaml.safe_load(read_text("component.yaml")))
         data["name"] = "echo"
-        data["actions"] = [{**data["actions"][0], "name": "say"}]
+        data["actions"] = [{**data["actions"][0], "name": "say", "rules": []}]
 
         def say(invocation: Invocation) -> dict[str, Any]:
             return {"said": dict(invocation.parameters)}

@@ -116,7 +116,17 @@ def test_send_sms_keeps_its_three_required_parameters() -> None:
         ("From", True),
         ("Body", True),
     ]
-    assert sms.rules == ()
+    assert [rule["rule"] for rule in sms.rules] == ["same_channel"]
+
+
+def test_send_sms_refuses_a_whatsapp_sender_with_a_plain_recipient(host: Host) -> None:
+    found = host.check_step(
+        {
+            "type": "twilio/v1/sendSMS",
+            "parameters": {"To": TO, "From": "whatsapp:+15005550006", "Body": "x"},
+        }
+    )
+    assert [(p.path, "same channel" in p.reason) for p in found] == [("From", True)]
 
 
 def test_api_key_follows_basic_auth_which_is_unchanged() -> None:

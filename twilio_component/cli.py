@@ -48,7 +48,7 @@ exit codes:
      output): stderr names what was sent (SIDs); do not simply run it again
 
 environment:
-  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN   the connection (or TWILIO_API_KEY + TWILIO_API_SECRET)
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN   the connection (or TWILIO_API_KEY + TWILIO_API_SECRET, not both)
   TWILIO_API_BASE_URL                     API root (default https://api.twilio.com)
   TWILIO_REGION, TWILIO_EDGE              route to https://api.{edge}.{region}.twilio.com
 """
@@ -283,6 +283,17 @@ def _read_connection(environ: Mapping[str, str], authorization: str) -> dict[str
 def _connection_from_environment(environ: Mapping[str, str]) -> dict[str, str]:
     basic = _read_connection(environ, "basic_auth")
     key = _read_connection(environ, "api_key")
+    if basic["password"] and (key["apiKeySid"] or key["apiKeySecret"]):
+        given = " and ".join(n for n in ("TWILIO_API_KEY", "TWILIO_API_SECRET") if environ.get(n))
+        raise ConnectionConfigError(
+            [
+                Problem(
+                    "TWILIO_AUTH_TOKEN",
+                    f"is set together with {given}; unset one of the two ways to sign in "
+                    "so it is clear which credentials are used",
+                )
+            ]
+        )
     if not basic["password"] and key["apiKeySid"] and key["apiKeySecret"]:
         return {"authorization": "api_key", **key}
     problems = []
@@ -394,13 +405,67 @@ def _pairs(items: Sequence[str], flag: str) -> list[tuple[str, str]]:
 
 def _read_json(path: str) -> Any:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror})") from None
     try:
-        return json.loads(text)
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8"
+        ) from None
+    try:
+        document = json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+    except _DuplicateKey as exc:
+        raise UsageError(
+            f"{path}: the key {exc.key!r} is given twice in one object; keep one"
+        ) from None
     except ValueError as exc:
         raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _too_deep(path) from None
+    if _depth(document) > _MAX_DEPTH:
+        raise _too_deep(path)
+    return document
+
+
+def _too_deep(path: str) -> UsageError:
+    return UsageError(
+        f"{path}: nested more than {_MAX_DEPTH} levels deep; no step or workflow is that deep"
+    )
+
+
+#: How deep a step or workflow file may nest (objects and lists); real ones stay under ten.
+_MAX_DEPTH = 64
+
+
+def _depth(document: Any) -> int:
+    """How many objects and lists deep ``document`` nests, counted without recursion."""
+    deepest, level = 0, [(document, 1)]
+    while level:
+        value, depth = level.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            children = value.values() if isinstance(value, dict) else value
+            if depth <= _MAX_DEPTH:
+                level.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (``json`` would keep the last silently)."""
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise _DuplicateKey(key)
+        document[key] = value
+    return document
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -477,7 +542,11 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
     )
 
     document = _read_json(args.workflow)
-    inputs = dict(_pairs(args.input, "--input"))
+    inputs: dict[str, str] = {}
+    for name, value in _pairs(args.input, "--input"):
+        if name in inputs:
+            raise UsageError(f"--input {name}: given twice; give each input once")
+        inputs[name] = value
     with _target(args, console, environ) as (host, connection):
         if not is_workflow(document):
             document = (
