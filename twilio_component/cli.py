@@ -48,7 +48,7 @@ exit codes:
      output): stderr names what was sent (SIDs); do not simply run it again
 
 environment:
-  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN   the connection (or TWILIO_API_KEY + TWILIO_API_SECRET, not both)
+  TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN   the connection (or, never both, TWILIO_API_KEY + _SECRET)
   TWILIO_API_BASE_URL                     API root (default https://api.twilio.com)
   TWILIO_REGION, TWILIO_EDGE              route to https://api.{edge}.{region}.twilio.com
 """
