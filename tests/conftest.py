@@ -115,9 +115,12 @@ def sandbox_env(twilio_sandbox: Sandbox) -> dict[str, str]:
 def cli(sandbox_env: dict[str, str]) -> Cli:
     """Run ``twilio-component ARGS`` in this process with the sandbox's environment."""
 
-    def run(*argv: str, env: Mapping[str, str] | None = None) -> CliResult:
+    def run(
+        *argv: str, env: Mapping[str, str] | None = None, settings: Settings | None = None
+    ) -> CliResult:
         out, err = io.StringIO(), io.StringIO()
-        code = main(list(argv), environ=sandbox_env if env is None else env, stdout=out, stderr=err)
+        environ = sandbox_env if env is None else env
+        code = main(list(argv), environ=environ, stdout=out, stderr=err, settings=settings)
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run

@@ -14,7 +14,7 @@ from twilio_component.describe import render
 from twilio_component.sandbox import Sandbox
 from twilio_component.twilio.settings import Settings
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent / "acme"))
 import acme_component.plugin as acme
 
 TOKEN = "acme-token-123456"
@@ -44,7 +44,9 @@ def test_its_icon_is_read_from_its_own_package_beside_twilios(host: Host) -> Non
     icons = {entry["name"]: entry["icon"] for entry in host.palette()}
     assert 'id="acme"' in icons["acme"]
     assert "<svg" in icons["twilio"]
-    assert render("palette", host, component="acme")["icon"] == icons["acme"]  # type: ignore[index]
+    entry = render("palette", host, component="acme")
+    assert isinstance(entry, dict)
+    assert entry["icon"] == icons["acme"]
 
 
 def test_a_handler_failure_names_the_plugin_and_step_and_hides_the_secret(host: Host) -> None:

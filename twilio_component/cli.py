@@ -28,7 +28,9 @@ from twilio_component.errors import (
 from twilio_component.twilio.errors import OutcomeUnknownError
 
 if TYPE_CHECKING:
+    from twilio_component.component import Component
     from twilio_component.host import Host
+    from twilio_component.twilio.settings import Settings
 
 EXIT_OK = 0
 EXIT_OTHER = 1
@@ -98,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
             help="when the outcome is unknown, look the message up in Twilio's log "
             "and return it if found (never re-sends)",
         )
+        sub.add_argument(
+            "--connection",
+            action="append",
+            default=[],
+            metavar="COMPONENT=FILE.json",
+            help="the connection of a component, by name or type, as a JSON object in a file "
+            "(repeat per component); Twilio's comes from TWILIO_* unless given here",
+        )
 
     send = commands.add_parser(
         "send",
@@ -106,9 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    send.add_argument(
-        "--to", required=True, metavar="TO", help="recipient, E.164 (+15558675310) or whatsapp:+..."
-    )
+    send.add_argument("--to", metavar="TO", help="recipient, E.164 (+15558675310) or whatsapp:+...")
     send.add_argument(
         "--from",
         dest="from_",
@@ -127,7 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--action",
         default="sendSMS",
         metavar="ACTION",
-        help="the twilio/v1 action to run (default sendSMS; sendMessage takes every Twilio option)",
+        help="the action to run: a twilio/v1 action name (default sendSMS; sendMessage takes "
+        "every Twilio option) or a full step type of any installed component (acme/v1/ping)",
     )
     network_options(send)
 
@@ -164,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="palette: the editor's palette entry (JSON, the default); jsonschema: the "
         "connection, parameter and output schemas (JSON Schema 2020-12); markdown: the "
         "reference page",
+    )
+    describe.add_argument(
+        "--component",
+        metavar="NAME",
+        help="the component to describe, by name (twilio) or type (twilio/v1); default: every "
+        "installed component (one document, or a list when several are installed)",
     )
 
     estimate = commands.add_parser(
@@ -334,31 +349,111 @@ def _named_by_environment() -> Iterator[None]:
         raise ConnectionConfigError(problems, subject=error.subject) from None
 
 
+class _Connections:
+    """Each component's connection: Twilio's from the environment (or the sandbox), any
+    component's from ``--connection NAME=FILE.json``; a missing one is an error when needed."""
+
+    def __init__(self, host: Host, given: Mapping[str, Mapping[str, Any]]) -> None:
+        self.host = host
+        self.given = dict(given)
+        self.unavailable: dict[str, ConnectionConfigError] = {}
+
+    def for_component(self, component: Component) -> Mapping[str, Any]:
+        descriptor = component.descriptor
+        for name in (descriptor.name, descriptor.type):
+            if name in self.given:
+                return self.given[name]
+            if name in self.unavailable:
+                raise self.unavailable[name]
+        raise UsageError(
+            f"{descriptor.type} needs a connection: give --connection "
+            f"{descriptor.name}=FILE.json (a JSON object with its connection properties)"
+        )
+
+    def for_workflow(self, document: Any) -> dict[str, Mapping[str, Any]]:
+        """The connection of every component the workflow's tasks use, keyed by name."""
+        tasks = document.get("tasks") if isinstance(document, dict) else None
+        used: dict[str, Component] = {}
+        for task in tasks if isinstance(tasks, list) else []:
+            step_type = task.get("type") if isinstance(task, dict) else None
+            if isinstance(step_type, str) and step_type in self.host.step_types:
+                component = self.host.component_of(step_type)
+                used[component.descriptor.name] = component
+        return {name: self.for_component(c) for name, c in used.items()}
+
+
+def _connection_files(items: Sequence[str]) -> dict[str, Mapping[str, Any]]:
+    given: dict[str, Mapping[str, Any]] = {}
+    for name, path in _pairs(items, "--connection"):
+        if name in given:
+            raise UsageError(f"--connection {name}: given twice; give each component's once")
+        document = _read_json(path)
+        if not isinstance(document, dict):
+            raise UsageError(f"--connection {name}: {path} must hold a JSON object")
+        given[name] = document
+    return given
+
+
+def _known_component(host: Host, name: str, flag: str) -> Component:
+    from twilio_component.describe import find_component
+
+    try:
+        return find_component(host, name)
+    except KeyError as error:
+        raise UsageError(f"{flag} {name}: {error.args[0]}") from None
+
+
+def _hide_secrets(
+    host: Host, connections: Mapping[str, Mapping[str, Any]], console: Console
+) -> None:
+    secret = {
+        prop.name
+        for component in host.components
+        for authorization in component.descriptor.authorizations
+        for prop in authorization.properties
+        if prop.secret
+    }
+    for connection in connections.values():
+        console.secrets.extend(str(v) for k, v in connection.items() if k in secret)
+
+
 @contextmanager
 def _target(
     args: argparse.Namespace, console: Console, environ: Mapping[str, str]
-) -> Iterator[tuple[Host, dict[str, str]]]:
-    """The host and connection to use: the embedded sandbox, or Twilio from the environment."""
+) -> Iterator[tuple[Host, _Connections]]:
+    """The host and the connections to use: the embedded sandbox, or Twilio from the
+    environment, and any component's from ``--connection``."""
+    from twilio_component.describe import OWN_COMPONENT
     from twilio_component.host import Host
     from twilio_component.twilio.settings import Settings
 
-    settings = Settings(environ=environ, reconcile=args.reconcile)
+    given = _connection_files(args.connection)
+    injected: Settings | None = getattr(args, "settings", None)
+    if injected is None:
+        settings = Settings(environ=environ, reconcile=args.reconcile)
+    else:
+        settings = replace(
+            injected,
+            environ=environ if injected.environ is None else injected.environ,
+            reconcile=args.reconcile or injected.reconcile,
+        )
     if args.timeout is not None:
         settings = replace(
             settings, read_timeout=args.timeout, connect_timeout=min(5.0, args.timeout)
         )
     if not args.sandbox:
-        connection = _connection_from_environment(environ)
         with _named_by_environment(), Host.load(settings) as host:
-            secret = {
-                prop.name
-                for component in host.components
-                for authorization in component.descriptor.authorizations
-                for prop in authorization.properties
-                if prop.secret
-            }
-            console.secrets.extend(v for k, v in connection.items() if k in secret)
-            yield host, connection
+            for name in given:
+                _known_component(host, name, "--connection")
+            connections = _Connections(host, given)
+            own = _known_component(host, OWN_COMPONENT, "--connection").descriptor.name
+            if not any(n in given for n in (own, f"{own}/v1")):
+                try:
+                    connections.given[own] = _connection_from_environment(environ)
+                except ConnectionConfigError as error:
+                    connections.unavailable[own] = error
+            _hide_secrets(host, connections.given, console)
+            yield host, connections
         return
     from twilio_component.sandbox import Sandbox
 
@@ -369,7 +464,12 @@ def _target(
             "nothing reached a real phone."
         )
         with Host.load(replace(settings, base_url=sandbox.base_url)) as host:
-            yield host, dict(sandbox.connection)
+            for name in given:
+                _known_component(host, name, "--connection")
+            connections = _Connections(host, given)
+            connections.given[OWN_COMPONENT] = dict(sandbox.connection)
+            _hide_secrets(host, connections.given, console)
+            yield host, connections
 
 
 def _parameter_value(host: Host, action_type: str, name: str, text: str) -> Any:
@@ -472,9 +572,11 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
-    step_type = f"twilio/v1/{args.action}"
-    with _target(args, console, environ) as (host, connection):
-        parameters: dict[str, Any] = {"To": args.to}
+    step_type = args.action if "/" in args.action else f"twilio/v1/{args.action}"
+    with _target(args, console, environ) as (host, connections):
+        parameters: dict[str, Any] = {}
+        if args.to is not None:
+            parameters["To"] = args.to
         if args.from_ is not None:
             parameters["From"] = args.from_
         if args.body is not None:
@@ -494,6 +596,10 @@ def _send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]
             else:
                 parameters[name] = value
         step = {"type": step_type, "parameters": parameters}
+        if step_type in host.step_types:
+            connection = connections.for_component(host.component_of(step_type))
+        else:
+            connection = {}  # the host names the unknown step type and what it can run
         output = _interruptible(lambda: host.execute(step, connection=connection), parameters)
     _write_sent(console, output)
     return EXIT_OK
@@ -547,7 +653,7 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
         if name in inputs:
             raise UsageError(f"--input {name}: given twice; give each input once")
         inputs[name] = value
-    with _target(args, console, environ) as (host, connection):
+    with _target(args, console, environ) as (host, connections):
         if not is_workflow(document):
             document = (
                 {"tasks": [{"name": document.get("name", "step"), **document}]}
@@ -557,10 +663,14 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
         problems = workflow_problems(document, host.step_types)
         if problems:
             raise StepError("\n".join(str(p) for p in problems))
+        by_component = connections.for_workflow(document)
+
+        def execute(step: Mapping[str, Any]) -> dict[str, Any]:
+            component = host.component_of(step["type"])
+            return host.execute(step, connection=by_component[component.descriptor.name])
+
         try:
-            run = run_workflow(
-                document, inputs, lambda step: host.execute(step, connection=connection)
-            )
+            run = run_workflow(document, inputs, execute)
         except WorkflowFailed as failure:
             with contextlib.suppress(OSError, ValueError):
                 console.result(failure.run.as_json())
@@ -610,8 +720,13 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 def _describe(args: argparse.Namespace, console: Console) -> int:
     from twilio_component import describe
+    from twilio_component.host import Host
 
-    document = describe.render(args.format)
+    with Host.load() as host:
+        try:
+            document = describe.render(args.format, host, component=args.component)
+        except KeyError as error:
+            raise UsageError(f"--component {args.component!r}: {error.args[0]}") from None
     if isinstance(document, str):
         console.out.write(document)
     else:
@@ -699,8 +814,14 @@ def main(
     environ: Mapping[str, str] | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    settings: Settings | None = None,
 ) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code.
+
+    ``environ``, ``stdout`` and ``stderr`` replace the process's own; ``settings`` are the
+    host's options for ``send`` and ``run`` (e.g. a retry policy that does not sleep, in tests),
+    which the command's own flags (``--timeout``, ``--reconcile``) still adjust.
+    """
     env = os.environ if environ is None else environ
     console = Console(
         stdout or sys.stdout,
@@ -708,6 +829,7 @@ def main(
         [env.get("TWILIO_AUTH_TOKEN", ""), env.get("TWILIO_API_SECRET", "")],
     )
     args = build_parser().parse_args(argv)
+    args.settings = settings
     try:
         if args.command == "send":
             return _send(args, console, env)

@@ -38,23 +38,32 @@ def render(
     format: str,
     host: Host | None = None,
     *,
-    component: str = OWN_COMPONENT,
-) -> str | dict[str, Any]:
-    """One component described in ``format``: "palette" and "jsonschema" give a JSON document
+    component: str | None = OWN_COMPONENT,
+) -> str | dict[str, Any] | list[dict[str, Any]]:
+    """Components described in ``format``: "palette" and "jsonschema" give a JSON document
     (a dict), "markdown" the reference page (a str).
 
-    ``component`` is a component name (``twilio``) or type (``twilio/v1``); the host is
-    ``Host.load()`` when not given. One component is described at a time, so the output is
-    always one object or one page whatever else is installed; ``Host.palette()`` lists every
-    registered component's entry.
+    ``component`` is a component name (``twilio``) or type (``twilio/v1``): that one component,
+    one object or one page whatever else is installed. ``None`` describes every registered
+    component: the one document when only one is, else a list of them (JSON) or their pages one
+    after another (markdown). The host is ``Host.load()`` when not given.
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")
     if host is None:
         with Host.load() as loaded:
-            descriptor = find_component(loaded, component).descriptor
-    else:
-        descriptor = find_component(host, component).descriptor
+            return render(format, loaded, component=component)
+    if component is not None:
+        return _describe(format, find_component(host, component).descriptor)
+    documents = [_describe(format, c.descriptor) for c in host.components]
+    if len(documents) == 1:
+        return documents[0]
+    if format == "markdown":
+        return "\n".join(str(page) for page in documents)
+    return [document for document in documents if isinstance(document, dict)]
+
+
+def _describe(format: str, descriptor: Descriptor) -> str | dict[str, Any]:
     if format == "palette":
         return palette_entry(descriptor)
     if format == "jsonschema":
