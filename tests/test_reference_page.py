@@ -141,6 +141,7 @@ def seed_raw() -> dict[str, Any]:
         a for a in connection["authorizations"] if a["name"] == "basic_auth"
     ]
     raw["actions"] = [a for a in raw["actions"] if a["name"] == "sendSMS"]
+    raw.pop("triggers", None)
     return raw
 
 
@@ -172,8 +173,12 @@ def test_generated_page_is_the_seed_byte_for_byte(seed: str) -> None:
     assert page == seed
 
 
+TRIGGERS = "<hr />\n\n\n\n## Triggers\n\n"
+
+
 def test_shipped_page_is_the_seed_with_api_key_and_send_message_inserted(seed: str) -> None:
     page = reference_page(load_descriptor(read_text("component.yaml")))
+    page = page[: page.index(TRIGGERS)] + "\n\n\n"
     api_key = re.search(r"### API Key\n.*?\n\| apiKeySecret [^\n]*\n\n\n\n", page, re.DOTALL)
     assert api_key is not None
     send_message = page[page.index("\n### Send Message\nName: sendMessage\n") + 1 :]
@@ -298,3 +303,15 @@ def test_cli_prints_the_page() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == render("markdown")
     assert done.stdout.startswith(SEED.read_text(encoding="utf-8")[:300])
+
+
+def test_the_shipped_page_ends_with_a_triggers_section_in_the_actions_style() -> None:
+    page = reference_page(load_descriptor(read_text("component.yaml")))
+    triggers = page[page.index(TRIGGERS) :]
+    assert page.count(TRIGGERS) == 1
+    assert "\n### New Incoming SMS\nName: newIncomingSMS\n\nType: DYNAMIC_WEBHOOK\n" in triggers
+    assert "\n### Message Status Changed\nName: messageStatus\n\nType: STATIC_WEBHOOK\n" in triggers
+    assert "| PhoneNumber | Phone Number | STRING |" in triggers
+    assert '"type" : "twilio/v1/newIncomingSMS"' in triggers
+    assert "| messageSid | STRING |" in triggers
+    assert triggers.endswith("```\n\n\n\n\n")

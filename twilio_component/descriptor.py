@@ -55,6 +55,23 @@ class Action:
 
 
 @dataclass(frozen=True, slots=True)
+class Trigger:
+    """One trigger of a component: what starts a workflow (a webhook), its parameters and the
+    event object it emits."""
+
+    name: str
+    title: str
+    description: str
+    #: How it is delivered: DYNAMIC_WEBHOOK (the host registers the webhook URL with the
+    #: service when enabled) or STATIC_WEBHOOK (the URL is configured by hand, or per message).
+    type: str
+    properties: tuple[Property, ...]
+    output: Mapping[str, Any] = field(repr=False)
+    #: Triggers have no cross-parameter rules of their own; kept so schemas treat both alike.
+    rules: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Descriptor:
     """A validated component descriptor."""
 
@@ -71,6 +88,7 @@ class Descriptor:
     #: The folder the descriptor's relative paths (its icon) resolve against; None: the
     #: current directory.
     base: Traversable | None = field(default=None, repr=False, compare=False)
+    triggers: tuple[Trigger, ...] = ()
 
     def read_resource(self, relative: str) -> str:
         """The text of a file the descriptor names (e.g. its icon), relative to its folder."""
@@ -96,6 +114,13 @@ class Descriptor:
         for action in self.actions:
             if action.name == name:
                 return action
+        raise KeyError(name)
+
+    def trigger(self, name: str) -> Trigger:
+        """The trigger called ``name``; KeyError if there is none."""
+        for trigger in self.triggers:
+            if trigger.name == name:
+                return trigger
         raise KeyError(name)
 
 
@@ -148,6 +173,17 @@ def parse_descriptor(
         ),
         raw=data,
         base=base,
+        triggers=tuple(
+            Trigger(
+                name=t["name"],
+                title=t["title"],
+                description=t["description"],
+                type=t["type"],
+                properties=_properties(t.get("properties", ())),
+                output=t["output"],
+            )
+            for t in data.get("triggers", ())
+        ),
     )
 
 
@@ -225,6 +261,13 @@ def _check_unique_names(data: Mapping[str, Any], source: str) -> None:
             seen.add(item["name"])
 
     unique(data["actions"], "$.actions")
+    unique(data.get("triggers", []), "$.triggers")
+    for i, trigger in enumerate(data.get("triggers", [])):
+        unique(trigger.get("properties", []), f"$.triggers[{i}].properties")
+        unique(trigger["output"]["properties"], f"$.triggers[{i}].output.properties")
+    clash = {t["name"] for t in data.get("triggers", [])} & {a["name"] for a in data["actions"]}
+    for name in sorted(clash):
+        problems.append(Problem("$.triggers", f"{name!r} names both an action and a trigger"))
     unique(data["connection"]["authorizations"], "$.connection.authorizations")
     for i, action in enumerate(data["actions"]):
         unique(action["properties"], f"$.actions[{i}].properties")

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from twilio_component.descriptor import Action, Authorization, Descriptor, Property
+from twilio_component.descriptor import Action, Authorization, Descriptor, Property, Trigger
 from twilio_component.reference_page import sample_output
 
 #: The form control an editor uses for a parameter of each type that does not name one.
@@ -47,7 +47,7 @@ _CONSTRAINTS: Mapping[str, str] = {
     "exampleValue": "exampleValue",
 }
 # Descriptor keys about how the component computes its output, not about its shape.
-_INTERNAL_OUTPUT_KEYS = frozenset({"source", "shape"})
+_INTERNAL_OUTPUT_KEYS = frozenset({"source", "shape", "open"})
 
 
 def palette_entry(descriptor: Descriptor) -> dict[str, Any]:
@@ -58,7 +58,8 @@ def palette_entry(descriptor: Descriptor) -> dict[str, Any]:
     ``componentCategories``, ``connection`` (``version``, ``authorizations``, each with its
     ``type``) and ``actions``, each with its ``properties`` (form fields) and
     ``outputDefinition`` (``outputSchema``, ``sampleOutput`` and both again in
-    ``outputResponse``). Keys the platform leaves null are left out.
+    ``outputResponse``), then ``triggers`` when it has any (the same, and their ``type``:
+    ``DYNAMIC_WEBHOOK`` or ``STATIC_WEBHOOK``). Keys the platform leaves null are left out.
     """
     raw_authorizations = descriptor.raw.get("connection", {}).get("authorizations", [])
     descriptions = {a["name"]: a["description"] for a in raw_authorizations if "description" in a}
@@ -79,6 +80,8 @@ def palette_entry(descriptor: Descriptor) -> dict[str, Any]:
         },
         "actions": [_action(a) for a in descriptor.actions],
     }
+    if descriptor.triggers:
+        entry["triggers"] = [_trigger(t) for t in descriptor.triggers]
     return sort_keys(entry)  # type: ignore[no-any-return]
 
 
@@ -112,6 +115,23 @@ def _action(action: Action) -> dict[str, Any]:
         "title": action.title,
         "description": action.description,
         "properties": [property_entry(p) for p in action.properties],
+        "outputDefinition": {**output(), "outputResponse": output()},
+    }
+
+
+def _trigger(trigger: Trigger) -> dict[str, Any]:
+    def output() -> dict[str, Any]:
+        return {
+            "outputSchema": output_definition(trigger.output),
+            "sampleOutput": sample_output(trigger),
+        }
+
+    return {
+        "name": trigger.name,
+        "title": trigger.title,
+        "description": trigger.description,
+        "type": trigger.type,
+        "properties": [property_entry(p) for p in trigger.properties],
         "outputDefinition": {**output(), "outputResponse": output()},
     }
 
@@ -222,7 +242,7 @@ def output_definition(spec: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if key == "properties":
             definition[key] = [output_definition(p) for p in value]
-        elif key == "additionalProperties":
+        elif key in ("additionalProperties", "items"):
             definition[key] = [output_definition(value)]
         else:
             definition[key] = value

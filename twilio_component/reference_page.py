@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from twilio_component.descriptor import Action, Authorization, Descriptor, Property
+from twilio_component.descriptor import Action, Authorization, Descriptor, Property, Trigger
 
 #: The value an example shows for each type, as the reference page does.
 PLACEHOLDERS: Mapping[str, Any] = {
@@ -54,8 +54,8 @@ def example_step(descriptor: Descriptor, action: Action) -> dict[str, Any]:
     }
 
 
-def sample_output(action: Action) -> dict[str, Any]:
-    """The output example of ``action``: every output key with its type's placeholder."""
+def sample_output(action: Action | Trigger) -> dict[str, Any]:
+    """The output example of ``action`` (or a trigger's event): every key with its placeholder."""
     return {p["name"]: placeholder(p) for p in action.output["properties"]}
 
 
@@ -91,14 +91,49 @@ def _scalar(value: Any) -> str:
 
 
 def reference_page(descriptor: Descriptor) -> str:
-    """The component's reference page: card, connections, then each action with its output."""
-    return (
+    """The component's reference page: card, connections, each action with its output, then
+    each trigger (when it has any) with its event."""
+    page = (
         _front_matter(descriptor)
         + _connections(descriptor)
         + "<hr />\n\n\n\n## Actions\n\n"
         + "".join(_action(descriptor, action) for action in descriptor.actions)
-        + "\n\n\n"
     )
+    if descriptor.triggers:
+        page += "<hr />\n\n\n\n## Triggers\n\n" + "".join(
+            _trigger(descriptor, trigger) for trigger in descriptor.triggers
+        )
+    return page + "\n\n\n"
+
+
+def example_trigger(descriptor: Descriptor, trigger: Trigger) -> dict[str, Any]:
+    """The ``trigger`` of a workflow file that the page shows: its type and parameters."""
+    return {
+        "type": f"{descriptor.type}/{trigger.name}",
+        "parameters": {p.name: placeholder(p.raw) for p in trigger.properties},
+    }
+
+
+def _trigger(descriptor: Descriptor, trigger: Trigger) -> str:
+    parts = [
+        f"\n### {trigger.title}\nName: {trigger.name}\n\nType: {trigger.type}\n\n"
+        f"{trigger.description}\n\n"
+    ]
+    if trigger.properties:
+        parts.append("#### Properties\n\n" + _parameter_table(trigger.properties) + "\n")
+    parts.append(
+        "#### Example JSON Structure\n```json\n"
+        + pretty_json({"trigger": example_trigger(descriptor, trigger)})
+        + "\n```\n\n"
+    )
+    parts.append(
+        "#### Output\n\n\n\nType: OBJECT\n\n\n#### Properties\n\n"
+        + _output_table(trigger.output["properties"])
+        + "\n\n\n\n#### Output Example\n```json\n"
+        + pretty_json(sample_output(trigger))
+        + "\n```\n\n"
+    )
+    return "".join(parts)
 
 
 def _front_matter(descriptor: Descriptor) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from twilio_component.descriptor import Action, Authorization, Descriptor, Property
+from twilio_component.descriptor import Action, Authorization, Descriptor, Property, Trigger
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 LOCAL_DATE_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
@@ -108,20 +108,24 @@ def connection_schema(authorization: Authorization) -> dict[str, Any]:
     )
 
 
-def parameters_schema(action: Action) -> dict[str, Any]:
-    """The JSON Schema of an action's parameters."""
+def parameters_schema(action: Action | Trigger) -> dict[str, Any]:
+    """The JSON Schema of an action's (or a trigger's) parameters."""
     return object_schema(
         action.properties, title=action.title, description=action.description, rules=action.rules
     )
 
 
-def output_schema(action: Action) -> dict[str, Any]:
-    """The JSON Schema of an action's output: every key present, nulls allowed at the top.
+def output_schema(action: Action | Trigger) -> dict[str, Any]:
+    """The JSON Schema of an action's output (or a trigger's event): every key present, nulls
+    allowed at the top.
 
     Any top-level value may be null (a service may leave out what it does not know); the
     descriptor's ``nullable`` says which ones are null in normal use (workflow checks read it).
+    An ``open`` output may carry keys beyond those listed.
     """
     schema = _output_object(action.output["properties"], nullable=True)
+    if action.output.get("open"):
+        schema["additionalProperties"] = True
     return {"$schema": DRAFT, "title": f"{action.title} output", **schema}
 
 
@@ -147,6 +151,8 @@ def _output_value(spec: Mapping[str, Any], *, nullable: bool) -> dict[str, Any]:
             schema["additionalProperties"] = {"type": JSON_TYPES[extra["type"]]}
     elif kind == "DATE_TIME":
         schema = {"type": "string", "pattern": LOCAL_DATE_TIME}
+    elif kind == "ARRAY" and "items" in spec:
+        schema = {"type": "array", "items": _output_value(spec["items"], nullable=False)}
     else:
         schema = {"type": JSON_TYPES[kind]}
     if "description" in spec:
@@ -157,7 +163,8 @@ def _output_value(spec: Mapping[str, Any], *, nullable: bool) -> dict[str, Any]:
 
 
 def descriptor_schemas(descriptor: Descriptor) -> dict[str, Any]:
-    """All schemas of a component: connection by authorization, parameters and output by action."""
+    """All schemas of a component: connection by authorization, parameters and output by action
+    and by trigger (when it has any)."""
     return {
         "type": descriptor.type,
         "connection": {a.name: connection_schema(a) for a in descriptor.authorizations},
@@ -165,4 +172,14 @@ def descriptor_schemas(descriptor: Descriptor) -> dict[str, Any]:
             a.name: {"parameters": parameters_schema(a), "output": output_schema(a)}
             for a in descriptor.actions
         },
+        **(
+            {
+                "triggers": {
+                    t.name: {"parameters": parameters_schema(t), "output": output_schema(t)}
+                    for t in descriptor.triggers
+                }
+            }
+            if descriptor.triggers
+            else {}
+        ),
     }
