@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 import os
 import re
 import threading
@@ -14,14 +13,15 @@ from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from twilio_component.sandbox.account import account_resource
+from twilio_component.sandbox.admission import Admission
 from twilio_component.sandbox.checks import MessageRequest, Refusal, check_create
 from twilio_component.sandbox.clock import Clock
-from twilio_component.sandbox.faults import Fault, Faults
+from twilio_component.sandbox.fault_replies import after_create, before_create, delayed
+from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.lifecycle import Lifecycle
 from twilio_component.sandbox.listing import Listing
 from twilio_component.sandbox.media import list_media_reply, media_resources
@@ -49,10 +49,6 @@ _NUMBER = re.compile(r"IncomingPhoneNumbers/([^/]+)\.json")
 _FORM_ONLY = (
     "The request body was sent as application/json; Twilio's API reads only form-encoded "
     "(application/x-www-form-urlencoded) parameters."
-)
-_GATEWAY_PAGE = (
-    "<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
-    "<center><h1>{status} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
 )
 
 
@@ -83,6 +79,7 @@ class MessagesAPI:
         clock: Clock,
         faults: Faults,
         delivery_failures: Mapping[str, int],
+        admission: Admission | None = None,
         log_size: int = 10_000,
     ) -> None:
         self._account_sid = account_sid
@@ -94,6 +91,7 @@ class MessagesAPI:
         self._clock = clock
         self._faults = faults
         self._failures = dict(delivery_failures)
+        self._admission = admission if admission is not None else Admission()
         self._log: deque[RecordedRequest] = deque(maxlen=log_size)
         self._log_lock = threading.Lock()
         self._credentials: list[tuple[bytes, str]] = []
@@ -120,7 +118,8 @@ class MessagesAPI:
 
     def __call__(self, request: Request) -> Reply:
         try:
-            return self._answer(request)
+            with self._admission.admit():
+                return self._answer(request)
         except Exception:  # a sandbox bug must still get an answer, as Twilio's 500 would
             traceback.print_exc()
             return error_reply(500, 20500, "Internal Server Error")
@@ -216,6 +215,10 @@ class MessagesAPI:
 
     # -- authentication ---------------------------------------------------------------------
 
+    def authenticate(self, header: str | None) -> bool:
+        """Whether an Authorization header carries credentials this API accepts."""
+        return self._authenticate(header)[1]
+
     def _authenticate(self, header: str | None) -> tuple[str | None, bool]:
         """(username offered, whether the credentials are right), in constant time per key."""
         if not header:
@@ -242,9 +245,11 @@ class MessagesAPI:
     # -- create -----------------------------------------------------------------------------
 
     def _create(self, form: dict[str, list[str]], *, is_json: bool = False) -> Reply:
+        if self._admission.crowded():
+            return error_reply(429, 20429, "Too Many Requests")
         fault = self._faults.take()
         if fault is not None and not fault.creates:
-            return _before_create(fault)
+            return before_create(fault)
         delay = fault.seconds if fault is not None else 0.0
         now = self._clock.now()
         try:
@@ -254,12 +259,12 @@ class MessagesAPI:
             checked = check_create(form, own_numbers=self._own_numbers, now=now)
         except Refusal as refusal:
             reply = json_reply(refusal.status, refusal.body())
-            return _delayed(reply, delay)
+            return delayed(reply, delay)
         message = self._store.add(lambda seq: self._new_message(seq, checked, now))
         resource = dict(message.resource)
         resource["subresource_uris"] = dict(resource["subresource_uris"])
         self._lifecycle.begin(message, now)
-        return _after_create(fault, resource)
+        return after_create(fault, resource)
 
     def _new_message(self, seq: int, checked: MessageRequest, now: datetime) -> StoredMessage:
         has_media = bool(checked.media_urls)
@@ -310,8 +315,12 @@ class MessagesAPI:
             resource=resource,
             segments=segments,
             status_callback=checked.status_callback,
-            failure_code=self._failures.get(_number_of(checked.to)),
+            failure_code=self._faults.delivery_failure(checked.to)
+            or self._failures.get(_number_of(checked.to)),
             send_at=checked.send_at if checked.scheduled else None,
+            media_urls=checked.media_urls,
+            created_at=now,
+            history=[(status, now)],
             media=media_resources(
                 account_sid=self._account_sid,
                 message_uri=uri,
@@ -366,40 +375,6 @@ class MessagesAPI:
 def _number_of(address: str) -> str:
     """The phone number of a recipient, without a channel prefix such as whatsapp:."""
     return address.rpartition(":")[2]
-
-
-def _before_create(fault: Fault) -> Reply:
-    if fault.kind == "rate_limit":
-        headers: tuple[tuple[str, str], ...] = ()
-        if fault.retry_after is not None:
-            headers = (("Retry-After", f"{fault.retry_after:g}"),)
-        return error_reply(429, 20429, "Too Many Requests", headers)
-    if fault.kind == "gateway_page":
-        reason = HTTPStatus(fault.status).phrase
-        page = _GATEWAY_PAGE.format(status=fault.status, reason=reason)
-        return Reply(fault.status, page.encode(), content_type="text/html")
-    return Reply(drop=True)  # drop_before_create
-
-
-def _after_create(fault: Fault | None, resource: dict[str, Any]) -> Reply:
-    body = json.dumps(resource, ensure_ascii=False).encode("utf-8")
-    if fault is None:
-        return Reply(201, body)
-    if fault.kind == "error_after_create":
-        code = 20503 if fault.status == 503 else 20500
-        message = "Service Unavailable" if fault.status == 503 else "Internal Server Error"
-        return error_reply(fault.status, code, message)
-    if fault.kind == "drop_after_create":
-        return Reply(drop=True)
-    if fault.kind == "garbled_created":
-        return Reply(201, body[: len(body) // 2])
-    return Reply(201, body, delay=fault.seconds)  # slow
-
-
-def _delayed(reply: Reply, delay: float) -> Reply:
-    if not delay:
-        return reply
-    return Reply(reply.status, reply.body, reply.content_type, reply.headers, delay=delay)
 
 
 def _content_type(request: Request) -> str:

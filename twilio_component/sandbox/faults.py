@@ -1,4 +1,4 @@
-"""Faults a test injects into the sandbox's next create requests: 429s, 5xx, drops, delays."""
+"""Faults a test injects: 429s, 5xx, drops and delays of the next creates; failed deliveries."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ __all__ = ["Fault", "FaultKind", "Faults"]
 
 FaultKind = Literal[
     "rate_limit",
+    "fail",
     "error_after_create",
     "drop_before_create",
     "drop_after_create",
@@ -47,12 +48,14 @@ class Faults:
     Each call arms its fault for the next `times` create requests, after any faults armed
     before it: ``rate_limit(2); drop_after_create()`` makes the next two creates 429 and the
     third one created-then-dropped. A fault that creates the message still answers a refused
-    create (400) with the refusal; `slow` delays it too.
+    create (400) with the refusal; `slow` delays it too. `undelivered(to)` is of another
+    sort: every message to that recipient ends ``undelivered`` until the faults are cleared.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._armed: deque[_Armed] = deque()
+        self._undelivered: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"Faults({self.pending!r})"
@@ -68,6 +71,30 @@ class Faults:
         if retry_after is not None and retry_after < 0:
             raise ValueError(f"retry_after must not be negative, not {retry_after!r}")
         self._arm(Fault("rate_limit", status=429, retry_after=retry_after), times)
+
+    def fail(self, times: int = 1, *, status: int = 500) -> None:
+        """Answer `status` (5xx) with Twilio's error JSON; create nothing."""
+        self._arm(Fault("fail", status=_server_error(status)), times)
+
+    def undelivered(self, to: str, code: int = 30003) -> None:
+        """Make every message created to `to` from now on end ``undelivered`` with `code`."""
+        if isinstance(code, bool) or not isinstance(code, int) or not 30000 <= code <= 39999:
+            raise ValueError(f"code must be a 30xxx delivery error code, not {code!r}")
+        if not isinstance(to, str) or not to:
+            raise ValueError(f"to must be a recipient's number, not {to!r}")
+        with self._lock:
+            self._undelivered[to.rpartition(":")[2]] = code
+
+    @property
+    def undelivered_recipients(self) -> dict[str, int]:
+        """The recipients armed with `undelivered`, each with its error code."""
+        with self._lock:
+            return dict(self._undelivered)
+
+    def delivery_failure(self, to: str) -> int | None:
+        """The error code a message to `to` (channel prefix ignored) is to fail with, if any."""
+        with self._lock:
+            return self._undelivered.get(to.rpartition(":")[2]) if self._undelivered else None
 
     def error_after_create(self, times: int = 1, *, status: int = 500) -> None:
         """Create the message, then answer `status` (5xx) with Twilio's error JSON."""
@@ -96,9 +123,10 @@ class Faults:
         self._arm(Fault("garbled_created"), times)
 
     def clear(self) -> None:
-        """Disarm every fault."""
+        """Disarm every fault, the undelivered recipients too."""
         with self._lock:
             self._armed.clear()
+            self._undelivered.clear()
 
     def take(self) -> Fault | None:
         """The fault for the create request that just arrived, if any (used by the server)."""

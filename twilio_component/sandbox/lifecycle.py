@@ -14,7 +14,7 @@ from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
 
 __all__ = ["FINAL_STATUSES", "Lifecycle", "callback_params", "delivery_error_message"]
 
-FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "read"})
+FINAL_STATUSES = frozenset({"delivered", "undelivered", "failed", "canceled", "read", "received"})
 """Statuses a message never leaves."""
 
 PRICE_PER_SEGMENT = {"SM": 0.0079, "MM": 0.0200}
@@ -39,12 +39,17 @@ _BATCH = 512
 _GRAIN = 0.005
 
 
+Arrival = Callable[[dict[str, Any], tuple[str, ...]], None]
+"""Told of each delivered message: a copy of its resource and its MediaUrl values."""
+
+
 class _Outcome(NamedTuple):
     """What one step did: the message, when its next step is due, and the callback to send."""
 
     sid: str
     follow_up: datetime | None
     callback: tuple[str, dict[str, str]] | None
+    arrived: tuple[dict[str, Any], tuple[str, ...]] | None = None
 
 
 def delivery_error_message(code: int) -> str:
@@ -58,7 +63,8 @@ class Lifecycle:
     With a ManualClock the steps run when the clock advances, in the advancing thread;
     with any other clock a daemon thread runs them as their time comes. Each change is
     stamped with the time it was due, so `date_sent` and `date_updated` are deterministic
-    under a ManualClock.
+    under a ManualClock. `arrived`, when given, is told of each message that reaches
+    ``delivered`` (outside the store's lock).
     """
 
     def __init__(
@@ -69,12 +75,14 @@ class Lifecycle:
         interval: timedelta,
         sender: str,
         notify: Callable[[str, dict[str, str]], None],
+        arrived: Arrival | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._interval = interval
         self._sender = sender
         self._notify = notify
+        self._arrived = arrived
         self._due: list[tuple[datetime, int, str]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
@@ -110,6 +118,11 @@ class Lifecycle:
         if thread is not None:
             thread.join(2.0)
 
+    def barrier(self) -> None:
+        """Wait until the batch of steps running now (if any) has told what it caused."""
+        with self._running:
+            pass
+
     def clear(self) -> None:
         """Forget every pending step."""
         with self._wake:
@@ -137,8 +150,7 @@ class Lifecycle:
             resource = message.resource
             if message.status != "scheduled":
                 return False, _copied(resource), None
-            resource["status"] = "canceled"
-            resource["date_updated"] = rfc2822(when)
+            message.move_to("canceled", when)
             return True, _copied(resource), message.status_callback
 
         outcome = self._store.update(sid, change)
@@ -168,6 +180,8 @@ class Lifecycle:
                 for outcome in outcomes:
                     if outcome.callback is not None:
                         self._notify(*outcome.callback)
+                    if outcome.arrived is not None and self._arrived is not None:
+                        self._arrived(*outcome.arrived)
                 ran += len(batch)
 
     def _plan(self, steps: list[tuple[datetime, str]]) -> None:
@@ -190,8 +204,7 @@ class Lifecycle:
         else:
             return _Outcome(message.sid, None, None)
         stamp = rfc2822(due)
-        resource["status"] = new_status
-        resource["date_updated"] = stamp
+        message.move_to(new_status, due)
         if new_status == "queued":
             if resource["from"] is None:
                 resource["from"] = self._sender
@@ -209,7 +222,10 @@ class Lifecycle:
         follow_up = None if new_status in FINAL_STATUSES else due + self._interval
         url = message.status_callback
         callback = (url, callback_params(resource)) if url else None
-        return _Outcome(message.sid, follow_up, callback)
+        arrived = None
+        if new_status == "delivered" and self._arrived is not None:
+            arrived = (_copied(resource), message.media_urls)
+        return _Outcome(message.sid, follow_up, callback, arrived)
 
     def _run(self) -> None:
         while True:

@@ -6,20 +6,24 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
+from twilio_component.sandbox.admission import Admission
 from twilio_component.sandbox.api import MessagesAPI, RecordedRequest
 from twilio_component.sandbox.callbacks import CallbackDispatcher, CallbackRecord
 from twilio_component.sandbox.checks import MAGIC_SENDER
 from twilio_component.sandbox.clock import Clock, ManualClock, SystemClock
+from twilio_component.sandbox.control import ControlAPI, SandboxApp
 from twilio_component.sandbox.faults import Faults
+from twilio_component.sandbox.inbound import Inbound, InboundMessage, parse_inbound
 from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.server import HTTPServer
 from twilio_component.sandbox.store import MessageStore
+from twilio_component.sandbox.webhooks import WebhookDelivery
 
 __all__ = ["Sandbox"]
 
@@ -46,6 +50,13 @@ class Sandbox:
     (create, fetch, list, update, delete, media) it serves the Account and the
     IncomingPhoneNumbers of its own numbers (+15005550006 and `numbers`);
     `phone_number()` reads a number's configuration (``sms_url``…).
+
+    Messages also arrive: `receive()` (or ``POST /_sandbox/inbound``) stores an inbound
+    message and POSTs Twilio's signed webhook to the number's SmsUrl (loopback only), and a
+    message one sandbox number sends another is received the same way once delivered. The
+    control API under ``/_sandbox/`` (same Basic auth) also reads back and clears messages,
+    arms faults and lists webhook deliveries. `latency` delays every API answer;
+    `max_concurrent` answers a create 429 (20429) while more API requests are in flight.
     """
 
     def __init__(
@@ -61,6 +72,8 @@ class Sandbox:
         delivery_failures: Mapping[str, int] | None = None,
         callback_timeout: float = 5.0,
         status_interval: float | None = None,
+        latency: float = 0.0,
+        max_concurrent: int | None = None,
     ) -> None:
         if account_sid is None:
             account_sid = "AC" + os.urandom(16).hex()
@@ -85,11 +98,20 @@ class Sandbox:
             status_interval = MANUAL_STEP if isinstance(clock, ManualClock) else REAL_TIME_STEP
         if status_interval <= 0:
             raise ValueError(f"status_interval must be positive, not {status_interval!r}")
+        self._admission = Admission(latency=latency, max_concurrent=max_concurrent)
         own_numbers = [MAGIC_SENDER, *numbers]
         self._callbacks = CallbackDispatcher(auth_token=auth_token, timeout=callback_timeout)
         self._store = MessageStore(message_cap)
         self._numbers = PhoneNumbers(
             account_sid=account_sid, numbers=own_numbers, created=self._clock.now()
+        )
+        self._inbound = Inbound(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            store=self._store,
+            numbers=self._numbers,
+            clock=self._clock,
+            timeout=callback_timeout,
         )
         self._lifecycle = Lifecycle(
             store=self._store,
@@ -97,6 +119,7 @@ class Sandbox:
             interval=timedelta(seconds=status_interval),
             sender=own_numbers[-1] if len(own_numbers) > 1 else MAGIC_SENDER,
             notify=self._callbacks.send,
+            arrived=self._inbound.relay,
         )
         self.faults = Faults()
         self._api = MessagesAPI(
@@ -109,6 +132,14 @@ class Sandbox:
             clock=self._clock,
             faults=self.faults,
             delivery_failures=failures,
+            admission=self._admission,
+        )
+        self._control = ControlAPI(
+            authenticate=self._api.authenticate,
+            inbound=self._inbound,
+            store=self._store,
+            faults=self.faults,
+            forget_messages=self._forget_messages,
         )
         self._server: HTTPServer | None = None
         self._serving: threading.Thread | None = None
@@ -166,9 +197,10 @@ class Sandbox:
                 return self
             if self._stopped.is_set():
                 raise RuntimeError("a stopped sandbox cannot be started again; make a new one")
-            server = HTTPServer(self._host, self._port, self._api)
+            server = HTTPServer(self._host, self._port, SandboxApp(self._api, self._control))
             self._server = server
             self._callbacks.start()
+            self._inbound.start()
             self._lifecycle.start()
             self._serving = threading.Thread(
                 target=server.serve_forever,
@@ -187,12 +219,14 @@ class Sandbox:
                 self._stopped.set()
                 return
             self._stopped.set()
+        self._admission.stop()
         server.close_connections()
         server.shutdown()
         server.server_close()
         if serving is not None:
             serving.join(2.0)
         self._lifecycle.stop()
+        self._inbound.stop()
         self._callbacks.stop()
 
     def serve_forever(self) -> None:
@@ -259,7 +293,7 @@ class Sandbox:
     # -- time -------------------------------------------------------------------------------
 
     def advance(self, seconds: float) -> None:
-        """Let `seconds` pass, then wait until the callbacks they caused are delivered.
+        """Let `seconds` pass, then wait until the callbacks and relays they caused are done.
 
         With a ManualClock the clock moves and due status steps run at once; with the
         real clock this sleeps.
@@ -268,32 +302,69 @@ class Sandbox:
             self._clock.advance(seconds)
         else:
             time.sleep(seconds)
+        self._inbound.wait_idle(timeout=60.0)
         self._callbacks.wait_idle(timeout=60.0)
 
     def settle(self, timeout: float = 5.0) -> None:
-        """Wait until every message is final (or scheduled) and every callback is delivered.
+        """Wait until every message is final (or scheduled), every callback is delivered and
+        every message between sandbox numbers is received.
 
         Raises TimeoutError when that takes longer than `timeout` seconds. With a
         ManualClock nothing moves on its own: advance() first.
         """
         deadline = time.monotonic() + timeout
         while True:
-            busy = [s for s in self._store.statuses() if s not in FINAL_STATUSES]
-            if not busy or all(s == "scheduled" for s in busy):
-                break
+            busy = self._moving()
+            if not busy:
+                self._lifecycle.barrier()  # a step that just ran has queued what it causes
+                quiet = self._inbound.wait_idle(0) and self._callbacks.wait_idle(0)
+                if quiet and not self._moving():
+                    return
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{len(busy)} message(s) still moving after {timeout} s")
+                if busy:
+                    raise TimeoutError(f"{busy} message(s) still moving after {timeout} s")
+                raise TimeoutError(f"status callbacks or relays still pending after {timeout} s")
             time.sleep(0.005)
-        if not self._callbacks.wait_idle(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError(f"status callbacks still pending after {timeout} s")
+
+    def _moving(self) -> int:
+        busy = [s for s in self._store.statuses() if s not in FINAL_STATUSES]
+        return 0 if all(s == "scheduled" for s in busy) else len(busy)
 
     def reset(self) -> None:
-        """Forget messages, pending status steps, requests, callbacks and faults.
+        """Forget messages, pending status steps, requests, callbacks, deliveries and faults.
 
         The phone numbers' configuration (``SmsUrl``…) is account set-up, not traffic: it stays.
         """
-        self._lifecycle.clear()
-        self._store.clear()
+        self._forget_messages()
         self._api.clear_log()
         self._callbacks.clear()
+        self._inbound.clear()
         self.faults.clear()
+
+    def _forget_messages(self) -> None:
+        self._lifecycle.clear()
+        self._store.clear()
+
+    # -- incoming messages ------------------------------------------------------------------
+
+    def receive(
+        self, from_: str, to: str, body: str, media: Sequence[str] = (), repeat: int = 1
+    ) -> dict[str, Any]:
+        """Receive a message at sandbox number `to`, as ``POST /_sandbox/inbound`` does.
+
+        Stores it (direction ``inbound``, status ``received``) and, when the number has an
+        ``sms_url``, sends Twilio's signed webhook to it `repeat` times (same fields, same
+        ``I-Twilio-Idempotency-Token``), waiting for each answer. Returns ``{"sid": "SM…",
+        "deliveries": [{"status", "content_type", "body"} or {"status": None, "error"}]}``.
+        Raises InboundRefused (a ValueError naming the field) for bad input or a `to` that
+        is not one of the sandbox's numbers.
+        """
+        urls = [media] if isinstance(media, str) else list(media)
+        payload = {"From": from_, "To": to, "Body": body, "MediaUrl": urls, "Repeat": repeat}
+        message: InboundMessage = parse_inbound(payload)
+        return self._inbound.receive(message)
+
+    @property
+    def deliveries(self) -> list[WebhookDelivery]:
+        """The recent inbound-message webhook deliveries (the newest 1,000), oldest first."""
+        return self._inbound.deliveries

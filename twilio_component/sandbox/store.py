@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-__all__ = ["MessageFilter", "MessageStore", "Page", "StoredMessage", "rfc2822"]
+__all__ = ["MessageFilter", "MessageStore", "Page", "StoredMessage", "iso_millis", "rfc2822"]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -22,6 +22,11 @@ U = TypeVar("U")
 def rfc2822(moment: datetime) -> str:
     """Format like Twilio: ``Thu, 30 Jul 2015 20:12:31 +0000`` (always UTC, always +0000)."""
     return _stamp(int(moment.timestamp()))
+
+
+def iso_millis(moment: datetime) -> str:
+    """ISO 8601 in UTC to the millisecond: ``2015-07-30T20:12:31.123Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @functools.lru_cache(maxsize=64)  # many stamps fall in the same second
@@ -46,6 +51,26 @@ class StoredMessage:
     date_sent: datetime | None = None
     media: tuple[dict[str, Any], ...] = ()
     """The message's Media resources (one per MediaUrl), as Twilio lists them."""
+    media_urls: tuple[str, ...] = ()
+    """The MediaUrl values the message was created with."""
+    created_at: datetime | None = None
+    history: list[tuple[str, datetime]] = field(default_factory=list)
+    """Every status the message has had, with when it took it, oldest first."""
+
+    def record(self) -> dict[str, Any]:
+        """A copy of the resource plus ``created_at`` and ``status_history`` (ISO 8601, ms)."""
+        copied = _copy(self.resource)
+        copied["created_at"] = iso_millis(self.created_at) if self.created_at else None
+        copied["status_history"] = [
+            {"status": status, "at": iso_millis(at)} for status, at in self.history
+        ]
+        return copied
+
+    def move_to(self, status: str, when: datetime) -> None:
+        """Set the status (and ``date_updated``) and note it in the history."""
+        self.resource["status"] = status
+        self.resource["date_updated"] = rfc2822(when)
+        self.history.append((status, when))
 
     @property
     def sid(self) -> str:
@@ -158,6 +183,11 @@ class MessageStore:
         """Copies of every resource, oldest first."""
         with self._lock:
             return [_copy(message.resource) for message in self._messages.values()]
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every message's resource with ``created_at`` and ``status_history``, oldest first."""
+        with self._lock:
+            return [message.record() for message in self._messages.values()]
 
     def statuses(self) -> list[str]:
         """The status of every stored message, oldest first."""
