@@ -19,6 +19,7 @@ from twilio_component import (
     Problem,
     RateLimitedError,
     RequestNotSentError,
+    TriggerConflictError,
     TwilioAPIError,
 )
 from twilio_component.errors import ComponentError
@@ -32,6 +33,9 @@ EXAMPLES: dict[str, ComponentError] = {
     "ConnectionConfigError": ConnectionConfigError([Problem("password", "is required")]),
     "OutputError": OutputError("twilio/v1/sendSMS", {"sid": "SM" + "a" * 32}, PROBLEMS),
     "ActionError": ActionError("acme/v1/ping", "acme", "RuntimeError", "refused"),
+    "TriggerConflictError": TriggerConflictError(
+        "twilio/v1/newIncomingSMS", "+15005550006", "https://example.com/old"
+    ),
     "TwilioAPIError": TwilioAPIError(
         "Invalid To", status=400, code=21211, more_info="https://www.twilio.com/docs/errors/21211"
     ),

@@ -20,6 +20,7 @@ from twilio_component.host import Host
 from twilio_component.resources import read_text
 from twilio_component.sandbox import Sandbox
 from twilio_component.twilio.output import SHAPES
+from twilio_component.twilio.triggers import TRIGGER_SHAPES
 
 
 def test_twilio_component_is_registered_through_the_entry_point_group() -> None:
@@ -40,6 +41,7 @@ class EchoPlugin:
         data: dict[str, Any] = copy.deepcopy(yaml.safe_load(read_text("component.yaml")))
         data["name"] = "echo"
         data["actions"] = [{**data["actions"][0], "name": "say", "rules": []}]
+        data.pop("triggers", None)
 
         def say(invocation: Invocation) -> dict[str, Any]:
             return {"said": dict(invocation.parameters)}
@@ -91,7 +93,7 @@ def test_a_component_with_a_rule_nothing_checks_is_refused() -> None:
 
     handlers = {action.name: handler for action in descriptor.actions}
     with pytest.raises(ComponentError, match="rule that nothing checks"):
-        Host([Component(descriptor, handlers=handlers, shapes=SHAPES)])
+        Host([Component(descriptor, handlers=handlers, shapes=SHAPES | TRIGGER_SHAPES)])
 
 
 def test_one_host_is_safe_to_share_between_threads(host: Host, twilio_sandbox: Sandbox) -> None:

@@ -23,6 +23,7 @@ from twilio_component.schemas import parameters_schema, rule_schema
 from twilio_component.twilio.messages import send_message
 from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.rules import twilio_rules
+from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
 
 NOW = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
 SERVICE = "MG" + "1" * 32
@@ -39,7 +40,8 @@ def host() -> Iterator[Host]:
         DESCRIPTOR,
         handlers={action.name: send_message for action in DESCRIPTOR.actions},
         rules=twilio_rules(clock=lambda: NOW),
-        shapes=SHAPES,
+        shapes=SHAPES | TRIGGER_SHAPES,
+        triggers=twilio_triggers(),
     )
     with Host([component]) as loaded:
         yield loaded

@@ -5,11 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twilio_component.descriptor import Action, Descriptor
 from twilio_component.settings import HostSettings
 from twilio_component.validation import RuleCheck
+
+if TYPE_CHECKING:
+    from twilio_component.triggers import TriggerHandler
 
 T = TypeVar("T")
 
@@ -94,7 +97,8 @@ class Handler(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """A component as registered with the host: its descriptor and what runs each action."""
+    """A component as registered with the host: its descriptor, what runs each action and what
+    receives each trigger."""
 
     descriptor: Descriptor
     handlers: Mapping[str, Handler]
@@ -102,3 +106,5 @@ class Component:
     rules: Mapping[str, RuleCheck] = field(default_factory=dict)
     #: The output shapes (``shape:`` in the descriptor's outputs) its handlers know how to build.
     shapes: Collection[str] = ()
+    #: What receives each trigger of the descriptor, by trigger name.
+    triggers: Mapping[str, TriggerHandler] = field(default_factory=dict)

@@ -10,6 +10,7 @@
     ├── OutputError                 sent, but the output broke its schema (strict mode)       1
     ├── ActionError                 a component's handler failed unexpectedly (names both)    4
     ├── WorkflowFailed              a task failed after earlier tasks ran (workflow.py)       5
+    ├── TriggerConflictError        a webhook is already set to another URL; left as it is    2
     └── ServiceError                talking to a component's service failed                   1
         ├── RefusedError            the service answered no; nothing was sent                 3
         ├── NotSentError            the request never left; safe to retry                     1
@@ -116,6 +117,23 @@ class ActionError(ComponentError):
             f"{step_type} (plugin {plugin}) failed: {self.error_type}: {self.detail}. It may "
             "have sent something before failing: check before running it again, and report this "
             f"to the maintainers of {plugin}."
+        )
+
+
+class TriggerConflictError(ComponentError):
+    """Enabling a trigger would replace a webhook that points somewhere else: nothing changed.
+
+    ``current`` is the URL that is set; enable with ``take_over`` to replace it anyway.
+    """
+
+    def __init__(self, trigger_type: str, target: str, current: str) -> None:
+        self.trigger_type = trigger_type
+        self.target = target
+        self.current = current
+        super().__init__(
+            f"{trigger_type}: {target} already sends its webhooks to {current}; it was left "
+            "as it is. Point it here anyway with take-over (--take-over on the command line), "
+            "or clear that URL first."
         )
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
 
 from twilio_component import hookspecs
 from twilio_component.component import Component, Connection, Invocation, Runtime
-from twilio_component.descriptor import Action, Authorization
+from twilio_component.descriptor import Action, Authorization, Trigger
 from twilio_component.errors import (
     ActionError,
     ComponentError,
@@ -30,7 +30,16 @@ from twilio_component.settings import HostSettings
 from twilio_component.validation import ObjectValidator
 
 if TYPE_CHECKING:
+    from twilio_component.triggers import (
+        EventLedger,
+        Received,
+        TriggerHandler,
+        TriggerInvocation,
+        WebhookRequest,
+    )
     from twilio_component.workflow import WorkflowRun
+
+_T = TypeVar("_T")
 
 #: What a component is called when it was given to Host() directly rather than by a plugin.
 DIRECT = "<direct>"
@@ -46,6 +55,18 @@ class _Entry:
     action: Action
     parameters: ObjectValidator
     output: ObjectValidator
+
+
+@dataclass(frozen=True, slots=True)
+class _TriggerEntry:
+    """Everything needed to receive one trigger type, compiled once at load."""
+
+    type: str
+    component: Component
+    plugin: str
+    trigger: Trigger
+    handler: TriggerHandler
+    parameters: ObjectValidator
 
 
 class Host:
@@ -67,6 +88,12 @@ class Host:
         self._plugins: dict[str, str] = {}
         self._entries: dict[str, _Entry] = {}
         self._connections: dict[str, tuple[tuple[Authorization, ObjectValidator], ...]] = {}
+        self._triggers: dict[str, _TriggerEntry] = {}
+        from twilio_component.triggers import MemoryLedger
+
+        #: Which trigger events ran (each runs at most once); replace it with a durable one
+        #: (a journal) to keep that across restarts.
+        self.ledger: EventLedger = MemoryLedger()
         for item in components:
             plugin, component = item if isinstance(item, tuple) else (DIRECT, item)
             self._add(component, plugin)
@@ -132,11 +159,12 @@ class Host:
                 f"{owner} has no handler for action(s) {', '.join(missing)}; pass them in "
                 "Component(handlers={...})"
             )
-        for action in descriptor.actions:
+        elements: tuple[Action | Trigger, ...] = (*descriptor.actions, *descriptor.triggers)
+        for action in elements:
             unknown = sorted(_shapes(action.output) - set(component.shapes))
             if unknown:
                 raise ComponentError(
-                    f"{owner}: the output of action {action.name} names shape(s) "
+                    f"{owner}: the output of {action.name} names shape(s) "
                     f"{', '.join(unknown)} that the component does not declare in "
                     "Component(shapes=...)"
                 )
@@ -174,6 +202,24 @@ class Host:
                 ),
                 output=ObjectValidator(output_schema(action), (), owner=f"{action.name} output"),
             )
+        unreceived = [t.name for t in descriptor.triggers if t.name not in component.triggers]
+        if unreceived:
+            raise ComponentError(
+                f"{owner} has no handler for trigger(s) {', '.join(unreceived)}; pass them in "
+                "Component(triggers={...})"
+            )
+        for trigger in descriptor.triggers:
+            trigger_type = f"{descriptor.type}/{trigger.name}"
+            self._triggers[trigger_type] = _TriggerEntry(
+                type=trigger_type,
+                component=component,
+                plugin=plugin,
+                trigger=trigger,
+                handler=component.triggers[trigger.name],
+                parameters=ObjectValidator(
+                    parameters_schema(trigger), trigger.properties, owner=trigger.name
+                ),
+            )
 
     @property
     def components(self) -> tuple[Component, ...]:
@@ -198,6 +244,25 @@ class Host:
     def step_types(self) -> tuple[str, ...]:
         """Every step type this host can run, e.g. ``twilio/v1/sendSMS``."""
         return tuple(self._entries)
+
+    @property
+    def trigger_types(self) -> tuple[str, ...]:
+        """Every trigger type this host can receive, e.g. ``twilio/v1/newIncomingSMS``."""
+        return tuple(self._triggers)
+
+    def trigger_of(self, trigger_type: object) -> Trigger:
+        """The descriptor's trigger for a trigger type; StepError if no component has it."""
+        return self._trigger_entry(trigger_type).trigger
+
+    def _trigger_entry(self, trigger_type: object) -> _TriggerEntry:
+        entry = self._triggers.get(trigger_type) if isinstance(trigger_type, str) else None
+        if entry is None:
+            available = ", ".join(self._triggers) or "none"
+            raise StepError(
+                f"trigger type {trigger_type!r} is not one this host receives; "
+                f"available: {available}"
+            )
+        return entry
 
     def _entry(self, step_type: object) -> _Entry:
         if not isinstance(step_type, str):
@@ -256,6 +321,110 @@ class Host:
             if wrong:
                 raise OutputError(entry.type, output, wrong)
         return output
+
+    # -- triggers ---------------------------------------------------------------------------
+
+    def receive(
+        self,
+        trigger_type: str,
+        request: WebhookRequest,
+        *,
+        connection: Mapping[str, Any],
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Received:
+        """Answer one webhook request for a trigger type and return the new events it carries.
+
+        ``request.url`` must be the public URL the service called (signatures cover it). A
+        request that is not genuine gets its refusal (403) and no events; an event already
+        received, or older than one already emitted in its sequence, is acknowledged and not
+        emitted again (``self.ledger`` remembers them).
+        """
+        from twilio_component.triggers import settle
+
+        entry, invocation = self._trigger_invocation(
+            trigger_type, parameters, connection, request.url
+        )
+        del connection
+        reception = self._call(
+            entry, invocation, lambda: entry.handler.receive(request, invocation)
+        )
+        return settle(entry.type, reception, self.ledger)
+
+    def enable_trigger(
+        self,
+        trigger_type: str,
+        parameters: Mapping[str, Any],
+        *,
+        connection: Mapping[str, Any],
+        webhook_url: str,
+        take_over: bool = False,
+    ) -> dict[str, Any]:
+        """Point the service at ``webhook_url`` for this trigger; return what disabling needs.
+
+        A dynamic webhook already set to another URL is refused (a ComponentError saying what
+        is there) unless ``take_over``.
+        """
+        entry, invocation = self._trigger_invocation(
+            trigger_type, parameters, connection, webhook_url
+        )
+        del connection
+        return self._call(
+            entry, invocation, lambda: entry.handler.enable(invocation, take_over=take_over)
+        )
+
+    def disable_trigger(
+        self,
+        trigger_type: str,
+        parameters: Mapping[str, Any],
+        *,
+        connection: Mapping[str, Any],
+        webhook_url: str,
+        state: Mapping[str, Any],
+    ) -> None:
+        """Put back what ``enable_trigger`` replaced (``state`` is what it returned)."""
+        entry, invocation = self._trigger_invocation(
+            trigger_type, parameters, connection, webhook_url
+        )
+        del connection
+        self._call(entry, invocation, lambda: entry.handler.disable(invocation, state))
+
+    def _trigger_invocation(
+        self,
+        trigger_type: str,
+        parameters: Mapping[str, Any] | None,
+        connection: Mapping[str, Any],
+        webhook_url: str,
+    ) -> tuple[_TriggerEntry, TriggerInvocation]:
+        from twilio_component.triggers import TriggerInvocation
+
+        entry = self._trigger_entry(trigger_type)
+        if parameters is None:  # receiving needs only the connection; its parameters are
+            parameters = {}  # what the webhook was enabled with, when the caller knows them
+        else:
+            problems = entry.parameters.problems(parameters)
+            if problems:
+                raise ParameterError(problems, subject=entry.type)
+        checked = self._checked_connection(entry.component, connection)
+        invocation = TriggerInvocation(
+            entry.trigger, parameters, checked, self.runtime, webhook_url
+        )
+        return entry, invocation
+
+    def _call(
+        self, entry: _TriggerEntry, invocation: TriggerInvocation, call: Callable[[], _T]
+    ) -> _T:
+        try:
+            return call()
+        except ComponentError:
+            raise
+        except Exception as error:
+            failure = ActionError(
+                entry.type,
+                entry.plugin,
+                type(error).__name__,
+                invocation.connection.mask(str(error)),
+            )
+        raise failure  # outside the handler: no traceback chain can carry the connection
 
     def run(
         self,
@@ -318,7 +487,10 @@ class Host:
         return entry, parameters
 
     def _connection(self, entry: _Entry, connection: object) -> Connection:
-        choices = self._connections[entry.component.descriptor.type]
+        return self._checked_connection(entry.component, connection)
+
+    def _checked_connection(self, component: Component, connection: object) -> Connection:
+        choices = self._connections[component.descriptor.type]
         if not isinstance(connection, Mapping):
             raise ConnectionConfigError([Problem("connection", "must be an object")])
         values = dict(connection)

@@ -194,6 +194,46 @@ class TwilioClient:
                 return
             url = f"{self.base_url}{next_uri}"
 
+    def incoming_numbers(self, credentials: Credentials, phone_number: str) -> list[dict[str, Any]]:
+        """The account's IncomingPhoneNumbers whose PhoneNumber is ``phone_number``."""
+        query = urlencode({"PhoneNumber": phone_number})
+        page = self._resource(
+            "GET", _numbers_path(credentials.account_sid) + "?" + query, credentials
+        )
+        numbers = page.get("incoming_phone_numbers")
+        return [n for n in numbers if isinstance(n, dict)] if isinstance(numbers, list) else []
+
+    def update_incoming_number(
+        self, credentials: Credentials, sid: str, form: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """Update an IncomingPhoneNumber (e.g. its SmsUrl); return the updated resource.
+
+        Setting a webhook twice sets the same value, so unlike a message create this is
+        safe to repeat after an unknown outcome.
+        """
+        if not re.fullmatch(r"PN[0-9a-fA-F]{32}", sid):
+            raise TwilioError(f"{sid!r} is not an IncomingPhoneNumber SID (PN…)")
+        path = _numbers_path(credentials.account_sid).removesuffix(".json") + f"/{sid}.json"
+        return self._resource("POST", path, credentials, _encode_form(form))
+
+    def _resource(
+        self, method: str, path: str, credentials: Credentials, body: bytes | None = None
+    ) -> dict[str, Any]:
+        """One JSON resource: Twilio's refusal raises TwilioAPIError, anything else TwilioError."""
+        _check(credentials)
+        outcome, _at = self._exchange(method, f"{self.base_url}{path}", credentials, body)
+        if isinstance(outcome, Failure):
+            raise TwilioError(f"{method} {path.split('?', maxsplit=1)[0]} failed: {outcome.reason}")
+        if 400 <= outcome.status < 500:
+            raise _api_error(outcome, credentials)
+        resource = _json_object(outcome.body) if 200 <= outcome.status < 300 else None
+        if resource is None:
+            raise TwilioError(
+                f"{method} {path.split('?', maxsplit=1)[0]} failed: "
+                f"{credentials.scrub(_unknown_status(outcome))}"
+            )
+        return resource
+
     # -- attempts ---------------------------------------------------------------------------
 
     def _exchange(
@@ -260,6 +300,10 @@ def _encode_form(form: Sequence[tuple[str, str]]) -> bytes:
     if bad:
         raise ParameterError(bad)
     return urlencode(form).encode("ascii")
+
+
+def _numbers_path(account_sid: str) -> str:
+    return f"/{API_VERSION}/Accounts/{quote(account_sid, safe='')}/IncomingPhoneNumbers.json"
 
 
 def _messages_path(account_sid: str) -> str:

@@ -11,6 +11,7 @@ from twilio_component.resources import data_root
 from twilio_component.twilio.messages import send_message
 from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.rules import twilio_rules
+from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
 
 
 @hookimpl
@@ -18,4 +19,12 @@ def register_components(register: Callable[[Component], None]) -> None:
     """Register the ``twilio/v1`` component described by component.yaml."""
     descriptor = load_descriptor(data_root() / "component.yaml", name="component.yaml")
     handlers = {action.name: send_message for action in descriptor.actions}
-    register(Component(descriptor, handlers=handlers, rules=twilio_rules(), shapes=SHAPES))
+    register(
+        Component(
+            descriptor,
+            handlers=handlers,
+            rules=twilio_rules(),
+            shapes=SHAPES | TRIGGER_SHAPES,
+            triggers=twilio_triggers(),
+        )
+    )
