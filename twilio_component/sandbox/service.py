@@ -268,6 +268,11 @@ class Sandbox:
         """Every status callback attempted (the newest 10,000), oldest first."""
         return self._callbacks.records
 
+    @property
+    def in_flight(self) -> int:
+        """How many Twilio API requests the sandbox is answering now (control requests aside)."""
+        return self._admission.in_flight
+
     def message(self, sid: str) -> dict[str, Any]:
         """A copy of one stored message resource; KeyError when there is none."""
         resource = self._store.get(sid)
