@@ -19,7 +19,9 @@ def twilio_sandbox() -> Iterator[Sandbox]:
 
     Point a Twilio client at ``twilio_sandbox.base_url`` with ``twilio_sandbox.account_sid``
     and ``twilio_sandbox.auth_token``; messages move to ``delivered`` within about 0.1 s
-    (``twilio_sandbox.settle()`` waits for it).
+    (``twilio_sandbox.settle()`` waits for it). ``twilio_sandbox.receive(from_, to, body)``
+    makes a message arrive at one of its numbers (signed webhook to the number's SmsUrl);
+    ``twilio_sandbox.faults`` arms 429s, 5xx and undelivered recipients.
     """
     from twilio_component.sandbox import Sandbox  # imported late: pytest loads this plugin always
 
