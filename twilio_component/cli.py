@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
+from urllib.parse import urlsplit
 
 from twilio_component.errors import (
     ActionError,
@@ -152,6 +153,55 @@ def build_parser() -> argparse.ArgumentParser:
         "--input", action="append", default=[], metavar="NAME=VALUE", help="a workflow input"
     )
     network_options(run)
+
+    listen = commands.add_parser(
+        "listen",
+        help="serve a workflow's trigger (incoming SMS, status callbacks) and run it per event",
+        description="Serve the webhook of a workflow's trigger and run the workflow once per "
+        "event. Prints one JSON line with webhook_url and local_url (and the sandbox's "
+        "base_url, account_sid, auth_token with --sandbox), then one JSON line per run. For "
+        "newIncomingSMS it points the number's SMS webhook here (unless --no-register) and "
+        "puts the old one back on SIGINT or SIGTERM.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    listen.add_argument(
+        "workflow",
+        metavar="WORKFLOW.json",
+        help='a workflow with "trigger": {"type": "twilio/v1/newIncomingSMS", "parameters": '
+        '{"PhoneNumber": "+1…"}} whose tasks may use ${trigger.field}',
+    )
+    listen.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)",
+    )
+    listen.add_argument(
+        "--port", type=_port, default=0, help="port, 0 to 65535 (default 0: a free one)"
+    )
+    listen.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the URL Twilio calls when it is not this process's own (a proxy or tunnel, e.g. "
+        "https://abc.ngrok.app/sms); signatures are checked against it, and this process "
+        "serves the same path",
+    )
+    listen.add_argument(
+        "--no-register",
+        action="store_true",
+        help="do not change the number's SMS webhook (it is configured by hand)",
+    )
+    listen.add_argument(
+        "--take-over",
+        action="store_true",
+        help="replace a webhook URL the number already has (it is put back on exit)",
+    )
+    listen.add_argument(
+        "--trust-forwarded",
+        action="store_true",
+        help="build the signed URL from X-Forwarded-Proto/Host (only behind a proxy you run)",
+    )
+    network_options(listen)
 
     validate = commands.add_parser(
         "validate",
@@ -458,6 +508,11 @@ def _target(
     from twilio_component.sandbox import Sandbox
 
     with Sandbox() as sandbox:
+        args.sandbox_details = {
+            "base_url": sandbox.base_url,
+            "account_sid": sandbox.account_sid,
+            "auth_token": sandbox.auth_token,
+        }
         console.secrets.append(sandbox.auth_token)
         console.problem(
             f"sandbox: using the embedded Twilio sandbox at {sandbox.base_url}; "
@@ -689,6 +744,77 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
     return EXIT_OK
 
 
+def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    from twilio_component.errors import TriggerConflictError
+    from twilio_component.listen import Listener, origin, serve, stop_signals, webhook_path
+
+    document = _read_json(args.workflow)
+    if args.public_url is not None:
+        parts = urlsplit(args.public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(
+                f"--public-url {args.public_url!r}: expected the full URL Twilio calls, "
+                "e.g. https://abc.ngrok.app/sms"
+            )
+    with _target(args, console, environ) as (host, connections):
+        listener = Listener(
+            host,
+            document,
+            connections.for_component,
+            console.out,
+            console.redact,
+        )
+        path = webhook_path(listener.trigger_type, args.public_url)
+        public = origin(args.public_url) if args.public_url else None
+        app = listener.app(public, path, args.trust_forwarded)
+        with serve(app, args.host, args.port) as server, stop_signals() as stop:
+            bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
+            shown_host = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+            local_url = f"http://{shown_host}:{bound_port}{path}"
+            webhook_url = args.public_url or local_url
+            trigger = host.trigger_of(listener.trigger_type)
+            register = trigger.type == "DYNAMIC_WEBHOOK" and not args.no_register
+            state: dict[str, Any] | None = None
+            if register:
+                try:
+                    state = host.enable_trigger(
+                        listener.trigger_type,
+                        listener.parameters,
+                        connection=listener.trigger_connection,
+                        webhook_url=webhook_url,
+                        take_over=args.take_over,
+                    )
+                except TriggerConflictError as conflict:
+                    raise UsageError(str(conflict)) from None
+            started = {
+                "webhook_url": webhook_url,
+                "local_url": local_url,
+                "trigger": listener.trigger_type,
+                "registered": register,
+                **getattr(args, "sandbox_details", {}),
+            }
+            # The sandbox's credentials are printed for its clients, as `sandbox` prints them;
+            # a real connection's never are (nothing else in this line is secret).
+            listener.print(started, masked=False)
+            try:
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                if state is not None:
+                    host.disable_trigger(
+                        listener.trigger_type,
+                        listener.parameters,
+                        connection=listener.trigger_connection,
+                        webhook_url=webhook_url,
+                        state=state,
+                    )
+                    console.problem(
+                        f"listen: {listener.trigger_type} {json.dumps(listener.parameters)}: "
+                        "the webhook it replaced is back."
+                    )
+    return EXIT_OK
+
+
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from twilio_component.host import Host
     from twilio_component.workflow import _references, is_workflow, workflow_problems
@@ -697,7 +823,15 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     host = Host.load()
     problems: list[Problem] = []
     if is_workflow(document):
-        problems = workflow_problems(document, host.step_types, host)
+        problems = workflow_problems(
+            document, host.step_types, host, triggers=host.trigger_events()
+        )
+        trigger = document.get("trigger")
+        if not problems and isinstance(trigger, dict):
+            problems = [
+                Problem(f"trigger.parameters.{p.path}", p.reason)
+                for p in host.check_trigger(trigger["type"], trigger.get("parameters", {}))
+            ]
         if not problems:
             for index, task in enumerate(document["tasks"]):
                 given = task.get("parameters", {})
@@ -835,6 +969,8 @@ def main(
             return _send(args, console, env)
         if args.command == "run":
             return _run(args, console, env)
+        if args.command == "listen":
+            return _listen(args, console, env)
         if args.command == "validate":
             return _validate(args, console)
         if args.command == "describe":

@@ -254,6 +254,21 @@ class Host:
         """The descriptor's trigger for a trigger type; StepError if no component has it."""
         return self._trigger_entry(trigger_type).trigger
 
+    def component_of_trigger(self, trigger_type: str) -> Component:
+        """The component that receives a trigger type; StepError if none does."""
+        return self._trigger_entry(trigger_type).component
+
+    def check_trigger(self, trigger_type: str, parameters: object) -> list[Problem]:
+        """Every problem with a trigger's parameters (an unknown type raises StepError)."""
+        entry = self._trigger_entry(trigger_type)
+        if not isinstance(parameters, Mapping):
+            return [Problem("", "must be an object")]
+        return entry.parameters.problems(parameters)
+
+    def trigger_events(self) -> dict[str, Mapping[str, Any]]:
+        """Each trigger type's event definition (the descriptor's output tree)."""
+        return {t: entry.trigger.output for t, entry in self._triggers.items()}
+
     def _trigger_entry(self, trigger_type: object) -> _TriggerEntry:
         entry = self._triggers.get(trigger_type) if isinstance(trigger_type, str) else None
         if entry is None:

@@ -70,12 +70,17 @@ def workflow_problems(
     document: object,
     known_types: tuple[str, ...],
     schemas: StepSchemas | None = None,
+    *,
+    triggers: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Problem]:
     """Structural problems of a workflow: shape, names, types and references (sends nothing).
 
     With ``schemas``, a reference to a task's output is checked against that task's output
     schema: the field must exist, and a field that may be null cannot be a parameter's whole
-    value (it would arrive as null where a value is needed).
+    value (it would arrive as null where a value is needed). ``triggers`` maps each trigger
+    type to its event's output definition: a workflow with a ``trigger`` must name one of
+    them, and ``${trigger.field}`` is checked against it; without ``triggers`` a workflow
+    cannot have a trigger.
     """
     if not isinstance(document, Mapping):
         return [Problem("", "a workflow must be an object with 'tasks'")]
@@ -85,6 +90,10 @@ def workflow_problems(
         return [Problem("tasks", "must be a non-empty list of steps")]
     names: set[str] = set(_input_names(document, problems))
     outputs: dict[str, Mapping[str, Any] | None] = {}
+    if "trigger" in document:
+        event = _trigger_problems(document["trigger"], triggers, problems)
+        names.add(TRIGGER)
+        outputs[TRIGGER] = event
     for index, task in enumerate(tasks):
         where = f"tasks[{index}]"
         if not isinstance(task, Mapping):
@@ -135,6 +144,36 @@ def workflow_problems(
     return problems
 
 
+#: The name workflow references use for the event that started the run: ``${trigger.from}``.
+TRIGGER = "trigger"
+
+
+def _trigger_problems(
+    trigger: object, triggers: Mapping[str, Mapping[str, Any]] | None, problems: list[Problem]
+) -> Mapping[str, Any] | None:
+    """Problems of a workflow's ``trigger``; its event definition when it names a known one."""
+    if not isinstance(trigger, Mapping):
+        problems.append(Problem("trigger", 'must be an object: {"type": …, "parameters": {…}}'))
+        return None
+    kind = trigger.get("type")
+    if triggers is None:
+        problems.append(
+            Problem("trigger", "a workflow with a trigger is run by `listen`, not `run`")
+        )
+        return None
+    if not isinstance(kind, str) or kind not in triggers:
+        problems.append(
+            Problem(
+                "trigger.type",
+                f"{kind!r} is not a trigger type here (available: {', '.join(triggers) or 'none'})",
+            )
+        )
+        return None
+    if not isinstance(trigger.get("parameters", {}), Mapping):
+        problems.append(Problem("trigger.parameters", "must be an object"))
+    return triggers[kind]
+
+
 def _field_problems(
     ref: str, outputs: Mapping[str, Mapping[str, Any] | None], where: str, whole: bool
 ) -> list[Problem]:
@@ -168,9 +207,16 @@ def _field_problems(
 
 
 def run_workflow(
-    document: Mapping[str, Any], inputs: Mapping[str, Any], execute: Execute
+    document: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    execute: Execute,
+    *,
+    event: Mapping[str, Any] | None = None,
 ) -> WorkflowRun:
-    """Run every task in order; raise WorkflowFailed (with what finished) if one fails."""
+    """Run every task in order; raise WorkflowFailed (with what finished) if one fails.
+
+    ``event`` is what started the run (a trigger's event), referenced as ``${trigger.…}``.
+    """
     problems: list[Problem] = []
     declared = _input_names(document, problems)
     values: dict[str, Any] = {}
@@ -199,6 +245,8 @@ def run_workflow(
         raise StepError("; ".join(str(p) for p in problems))
     run = WorkflowRun()
     scope: dict[str, Any] = dict(values)
+    if event is not None:
+        scope[TRIGGER] = dict(event)
     for task in document["tasks"]:
         try:
             step = {**task, "parameters": resolve(task.get("parameters", {}), scope)}

@@ -1,0 +1,168 @@
+"""``listen``: serve a workflow's trigger over HTTP and run the workflow once per event.
+
+The server is the standard library's WSGI server (``wsgiref``) with a thread per request
+(``socketserver.ThreadingMixIn``): real HTTP/1.x, concurrent webhooks, and no dependency beyond
+the core's four. Each event's workflow runs in the request's thread before Twilio gets its
+answer, so a reply is sent by the time the webhook returns; a retry of a slow webhook is
+deduplicated, never run twice.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socketserver
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from twilio_component.component import Component
+from twilio_component.errors import ComponentError, Problem, StepError
+from twilio_component.host import Host
+from twilio_component.workflow import WorkflowFailed, run_workflow, workflow_problems
+from twilio_component.wsgi import TriggerApp
+
+__all__ = ["Listener", "ThreadingWSGIServer", "serve"]
+
+
+class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    """wsgiref's server, one thread per request; threads do not hold up shutdown."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """No access log on stderr: stdout carries one JSON line per run."""
+
+
+class Listener:
+    """A workflow with a trigger, served: validated up front, then one run per event."""
+
+    def __init__(
+        self,
+        host: Host,
+        workflow: Mapping[str, Any],
+        connection_for: Callable[[Component], Mapping[str, Any]],
+        out: TextIO,
+        redact: Callable[[str], str],
+    ) -> None:
+        problems = workflow_problems(
+            workflow, host.step_types, host, triggers=host.trigger_events()
+        )
+        trigger = workflow.get("trigger") if isinstance(workflow, Mapping) else None
+        if not problems and not isinstance(trigger, Mapping):
+            problems = [Problem("trigger", 'is missing: {"type": …, "parameters": {…}}')]
+        if problems:
+            raise StepError("\n".join(str(p) for p in problems))
+        assert isinstance(trigger, Mapping)
+        self.host = host
+        self.workflow = workflow
+        self.trigger_type: str = trigger["type"]
+        self.parameters: dict[str, Any] = dict(trigger.get("parameters", {}))
+        receiver = host.component_of_trigger(self.trigger_type)
+        used = {
+            c.descriptor.name: c for c in [host.component_of(t["type"]) for t in workflow["tasks"]]
+        }
+        used[receiver.descriptor.name] = receiver
+        self.connections = {name: connection_for(c) for name, c in used.items()}
+        self.trigger_connection = self.connections[receiver.descriptor.name]
+        self.out = out
+        self.redact = redact
+        self._lock = threading.Lock()
+
+    def run(self, event: Mapping[str, Any]) -> None:
+        """Run the workflow for one event and print one JSON line with what it did."""
+
+        def execute(step: Mapping[str, Any]) -> dict[str, Any]:
+            name = self.host.component_of(step["type"]).descriptor.name
+            return self.host.execute(step, connection=self.connections[name])
+
+        line: dict[str, Any] = {"event": event.get("messageSid")}
+        try:
+            done = run_workflow(self.workflow, {}, execute, event=event)
+        except WorkflowFailed as failure:
+            line.update(failure.run.as_json())
+            line["error"] = f"task {failure.task!r} failed: {failure.error}"
+        except ComponentError as error:
+            line["error"] = str(error)
+        else:
+            line.update(done.as_json())
+        self.print(line)
+
+    def print(self, document: Mapping[str, Any], *, masked: bool = True) -> None:
+        """One JSON line on stdout, whole even when runs overlap; secrets masked unless
+        ``masked`` is False (the sandbox's own credentials, printed for its clients)."""
+        text = json.dumps(document, ensure_ascii=False)
+        with self._lock:
+            self.out.write((self.redact(text) if masked else text) + "\n")
+            self.out.flush()
+
+    def app(self, public_url: str | None, path: str, trust_forwarded: bool) -> TriggerApp:
+        """The WSGI application serving this trigger at ``path``."""
+        component = self.host.component_of_trigger(self.trigger_type).descriptor.name
+
+        def on_events(trigger_type: str, events: tuple[dict[str, Any], ...]) -> None:
+            for event in events:
+                self.run(event)
+
+        return TriggerApp(
+            self.host,
+            connections={component: self.trigger_connection},
+            on_events=on_events,
+            public_url=public_url,
+            trust_forwarded=trust_forwarded,
+            routes={path: self.trigger_type},
+        )
+
+
+def webhook_path(trigger_type: str, public_url: str | None) -> str:
+    """Where the webhook is served: the public URL's path, else ``/{trigger type}``."""
+    if public_url is None:
+        return f"/{trigger_type}"
+    return urlsplit(public_url).path or "/"
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@contextmanager
+def serve(app: TriggerApp, host: str, port: int) -> Iterator[ThreadingWSGIServer]:
+    """The server, listening and serving in a background thread until the block ends."""
+    server = make_server(
+        host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+    )
+    assert isinstance(server, ThreadingWSGIServer)
+    thread = threading.Thread(target=server.serve_forever, name="listen", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM (in the main thread); the old handlers come back."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
