@@ -22,3 +22,17 @@ def test_sandbox_throughput_prints_a_rate_for_each_kind_of_client() -> None:
     rates = [int(n) for n in re.findall(r": (\d+)$", done.stdout, flags=re.MULTILINE)]
     assert len(rates) == 2
     assert all(rate > 0 for rate in rates)
+
+
+def test_webhook_throughput_prints_its_rates_and_each_webhook_is_one_event() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "webhook_throughput.py"), "--requests", "100"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "100 events for 100 webhooks" in done.stdout
+    assert "(all duplicates)" in done.stdout
+    assert re.search(r"ratio HTTP / target 1,000/s: \d+\.\d\d", done.stdout)
