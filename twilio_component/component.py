@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from twilio_component.descriptor import Action, Descriptor
@@ -95,6 +96,19 @@ class Handler(Protocol):
     def __call__(self, invocation: Invocation, /) -> dict[str, Any]: ...
 
 
+class Reconciler(Protocol):
+    """Finds what an earlier attempt of an action did, from the service's own records.
+
+    Returns the output object when the attempt (made around ``attempted_at``) was received,
+    None when it certainly was not; raises an UnknownOutcomeError when it cannot tell. It
+    never sends.
+    """
+
+    def __call__(
+        self, invocation: Invocation, attempted_at: datetime, /
+    ) -> dict[str, Any] | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Component:
     """A component as registered with the host: its descriptor, what runs each action and what
@@ -108,3 +122,6 @@ class Component:
     shapes: Collection[str] = ()
     #: What receives each trigger of the descriptor, by trigger name.
     triggers: Mapping[str, TriggerHandler] = field(default_factory=dict)
+    #: How to look up an earlier attempt of each action (keyed steps after a crash), by action.
+    #: An action without one has such a key held rather than sent again.
+    reconcilers: Mapping[str, Reconciler] = field(default_factory=dict)

@@ -5,7 +5,8 @@
     ComponentError                  base of everything raised here                      exit 1
     ├── DescriptorError             a component descriptor is invalid (path of each problem)  1
     ├── StepError                   a step or workflow cannot run as written (unknown type)   2
-    │   └── ParameterError          step parameters are invalid (every problem); nothing sent 2
+    │   ├── ParameterError          step parameters are invalid (every problem); nothing sent 2
+    │   └── KeyConflictError        a step key was used before with other parameters; not sent 2
     ├── ConnectionConfigError       credentials or API address missing or malformed; not sent 2
     ├── OutputError                 sent, but the output broke its schema (strict mode)       1
     ├── ActionError                 a component's handler failed unexpectedly (names both)    4
@@ -13,8 +14,11 @@
     ├── TriggerConflictError        a webhook is already set to another URL; left as it is    2
     └── ServiceError                talking to a component's service failed                   1
         ├── RefusedError            the service answered no; nothing was sent                 3
+        │   └── RecordedRefusal     refused on an earlier run (the journal says); not retried 3
         ├── NotSentError            the request never left; safe to retry                     1
         └── UnknownOutcomeError     the request may have been received; it was not retried    4
+            ├── KeyBusyError        another process is sending this key right now             4
+            └── KeyHeldError        an earlier attempt is ambiguous; held for a person        4
 
 (The last column is the command line's exit code.) A component's own errors derive from these:
 the Twilio component's are in ``twilio_component.twilio.errors`` (TwilioError, a ServiceError;
@@ -199,3 +203,58 @@ def __getattr__(name: str) -> Any:
     if name in twilio_component.__all__:
         return getattr(twilio_component, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class KeyConflictError(StepError):
+    """A step key already names a step with other parameters: nothing was sent.
+
+    Keys are how a rerun finds what an earlier run did; reusing one for another step would
+    return that step's output (or send nothing). Use a new key for a new step.
+    """
+
+    def __init__(self, key: str, step_type: str) -> None:
+        self.key = key
+        self.step_type = step_type
+        super().__init__(
+            f"key {key!r} was used before for a {step_type} step with other parameters; "
+            "nothing was sent. Give this step a key of its own."
+        )
+
+
+class RecordedRefusal(RefusedError):
+    """The service refused this keyed step on an earlier run; it is not sent again."""
+
+    def __init__(self, key: str, code: int | None, message: str) -> None:
+        self.key = key
+        self.code = code
+        self.message = message
+        super().__init__(
+            f"key {key!r} was refused on an earlier run"
+            + (f" (error {code})" if code is not None else "")
+            + f": {message}. It is not sent again."
+        )
+
+
+class KeyBusyError(UnknownOutcomeError):
+    """Another process holds a live claim on this key and may be sending it now."""
+
+    def __init__(self, key: str, owner: str | None) -> None:
+        self.key = key
+        self.owner = owner
+        super().__init__(
+            f"key {key!r} is being sent by {owner or 'another process'} right now; run again "
+            "once it has finished (its claim expires if it died)."
+        )
+
+
+class KeyHeldError(UnknownOutcomeError):
+    """An earlier attempt of this key may or may not have been received, and looking it up
+    did not tell: the key is held, never re-sent blindly, until a person decides."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(
+            f"key {key!r} is held: an earlier attempt may have been received and the lookup "
+            f"could not tell ({reason}). Check the service's log; it is not sent again."
+        )

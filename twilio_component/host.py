@@ -30,6 +30,7 @@ from twilio_component.settings import HostSettings
 from twilio_component.validation import ObjectValidator
 
 if TYPE_CHECKING:
+    from twilio_component.journal import Journal
     from twilio_component.triggers import (
         EventLedger,
         Received,
@@ -91,9 +92,13 @@ class Host:
         self._triggers: dict[str, _TriggerEntry] = {}
         from twilio_component.triggers import MemoryLedger
 
-        #: Which trigger events ran (each runs at most once); replace it with a durable one
-        #: (a journal) to keep that across restarts.
+        #: Which trigger events ran (each runs at most once): in memory, or in the journal
+        #: (``settings.journal``) so that a restart does not run them again.
         self.ledger: EventLedger = MemoryLedger()
+        if self.settings.journal is not None:
+            from twilio_component.journal import JournalLedger
+
+            self.ledger = JournalLedger(self.journal)
         for item in components:
             plugin, component = item if isinstance(item, tuple) else (DIRECT, item)
             self._add(component, plugin)
@@ -306,11 +311,19 @@ class Host:
         entry, parameters = self._parse(step)
         return entry.parameters.problems(parameters)
 
-    def execute(self, step: Mapping[str, Any], *, connection: Mapping[str, Any]) -> dict[str, Any]:
+    def execute(
+        self, step: Mapping[str, Any], *, connection: Mapping[str, Any], key: str | None = None
+    ) -> dict[str, Any]:
         """Validate and run one step; return its output object.
 
         Raises ParameterError or ConnectionConfigError (nothing sent), a ServiceError of the
         component (e.g. a TwilioError), or ActionError when its handler fails unexpectedly.
+
+        With ``key`` (and ``settings.journal``) the step is effectively-once: the same key again
+        returns the recorded output without sending (or raises RecordedRefusal); with other
+        parameters it raises KeyConflictError; an attempt a crash cut short is looked up with
+        the component's reconciler before anything is sent, and held (KeyHeldError) when
+        that cannot tell.
         """
         entry, parameters = self._parse(step)
         problems = entry.parameters.problems(parameters)
@@ -318,6 +331,28 @@ class Host:
             raise ParameterError(problems, subject=entry.type)
         checked = self._connection(entry, connection)
         del connection  # keep the raw secret out of this frame's locals from here on
+        if key is not None:
+            from twilio_component.keyed import execute_keyed
+
+            return execute_keyed(self, entry, parameters, checked, key)
+        return self._run(entry, parameters, checked)
+
+    @property
+    def journal(self) -> Journal:
+        """The journal of ``settings.journal``, opened once; StepError when none is set."""
+        path = self.settings.journal
+        if path is None:
+            raise StepError(
+                "a keyed step needs a journal: Settings(journal='steps.db') in Python, "
+                "--journal PATH on the command line"
+            )
+        from twilio_component.journal import Journal
+
+        return self.runtime.shared("journal", lambda: Journal(path))
+
+    def _run(
+        self, entry: _Entry, parameters: Mapping[str, Any], checked: Connection
+    ) -> dict[str, Any]:
         handler = entry.component.handlers[entry.action.name]
         try:
             output = handler(Invocation(entry.action, parameters, checked, self.runtime))

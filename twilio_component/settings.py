@@ -84,6 +84,9 @@ class HostSettings:
 
     ``environ``: where components read their environment (``os.environ`` when None).
 
+    ``journal``: an SQLite file path that makes keyed steps (``Host.execute(…, key=…)``)
+    effectively-once across crashes and restarts, and trigger events run once across restarts.
+
     A component that needs more options subclasses this (the Twilio component's ``Settings``
     adds the API address and reconciliation); a host given the base class runs it with that
     component's defaults.
@@ -94,6 +97,7 @@ class HostSettings:
     retry: RetryPolicy = RetryPolicy()
     strict_output: bool = False
     environ: Mapping[str, str] | None = field(default=None, repr=False)
+    journal: str | None = None
 
     def __post_init__(self) -> None:
         _check_seconds("connect_timeout", self.connect_timeout, allow_zero=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from twilio_component.component import Connection, Invocation
@@ -85,4 +86,41 @@ def send_message(invocation: Invocation) -> dict[str, Any]:
     resource = find_created_message(
         client, caller, form, outcome, delay=settings.reconcile_delay, sleep=settings.retry.sleep
     )
+    return to_output(resource, plan)
+
+
+def find_earlier_message(invocation: Invocation, attempted_at: datetime) -> dict[str, Any] | None:
+    """The message an earlier attempt (around ``attempted_at``) created, from Twilio's log.
+
+    None when two lookups (``Settings.reconcile_delay`` apart) find no such message: it was
+    not created, and the step may be sent. Several matches, or a lookup that fails, raise
+    OutcomeUnknownError (a person must look). Never sends.
+    """
+    runtime = invocation.runtime
+    client = runtime.shared("twilio.client", lambda: TwilioClient(Settings.of(runtime.settings)))
+    plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
+        f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
+    )
+    form = encode_form(invocation.action, invocation.parameters)
+    fields = dict(form)
+    earlier = OutcomeUnknownError(
+        "an earlier attempt was cut short before its outcome was recorded",
+        to=fields.get("To"),
+        from_=fields.get("From") or fields.get("MessagingServiceSid"),
+        attempted_at=attempted_at,
+    )
+    settings = client.settings
+    try:
+        resource = find_created_message(
+            client,
+            credentials(invocation.connection),
+            form,
+            earlier,
+            delay=settings.reconcile_delay,
+            sleep=settings.retry.sleep,
+        )
+    except OutcomeUnknownError as unknown:
+        if unknown.looked_up and not unknown.matches and unknown.lookup_error is None:
+            return None
+        raise
     return to_output(resource, plan)

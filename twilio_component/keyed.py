@@ -1,0 +1,101 @@
+"""Keyed steps: the journal decides whether a step may be sent, and records what happened."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from twilio_component.component import Connection, Invocation
+from twilio_component.errors import (
+    KeyBusyError,
+    KeyConflictError,
+    KeyHeldError,
+    NotSentError,
+    RecordedRefusal,
+    RefusedError,
+    UnknownOutcomeError,
+)
+from twilio_component.journal import new_owner
+
+if TYPE_CHECKING:
+    from twilio_component.host import Host, _Entry
+
+
+def execute_keyed(
+    host: Host, entry: _Entry, parameters: Mapping[str, Any], connection: Connection, key: str
+) -> dict[str, Any]:
+    """Run a validated step at most once for ``key`` (see Host.execute)."""
+    journal = host.journal
+    owner = new_owner()
+    claim = journal.claim(key, entry.type, parameters, owner)
+    record = claim.record
+    if claim.kind == "conflict":
+        raise KeyConflictError(key, record.step_type)
+    if claim.kind == "done" and record.state == "sent" and record.output is not None:
+        return record.output
+    if claim.kind == "done":
+        raise RecordedRefusal(key, record.error_code, record.error or "refused")
+    if claim.kind == "busy":
+        raise KeyBusyError(key, record.owner)
+    if claim.kind == "held":
+        raise KeyHeldError(key, record.error or "held earlier")
+    if claim.kind == "reconcile":
+        found = _reconcile(
+            host, entry, parameters, connection, key=key, owner=owner, at=record.attempted_at
+        )
+        if found is not None:
+            return found
+    journal.mark_attempt(key, owner)
+    try:
+        output = host._run(entry, parameters, connection)
+    except NotSentError:
+        journal.release(key, owner)
+        raise
+    except RefusedError as refused:
+        journal.failed(key, owner, getattr(refused, "code", None), _first_line(refused))
+        raise
+    except BaseException as error:  # unknown outcome, a handler's failure, an interrupt
+        journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")
+        raise
+    journal.sent(key, owner, output)
+    return output
+
+
+def _reconcile(
+    host: Host,
+    entry: _Entry,
+    parameters: Mapping[str, Any],
+    connection: Connection,
+    *,
+    key: str,
+    owner: str,
+    at: float | None,
+) -> dict[str, Any] | None:
+    """The output of an earlier attempt found in the service's log, or None when it certainly
+    was not received (the caller sends); held when that cannot be told."""
+    journal = host.journal
+    reconciler = entry.component.reconcilers.get(entry.action.name)
+    if reconciler is None:
+        reason = f"{entry.type} has no way to look up an earlier attempt"
+        journal.held(key, owner, reason)
+        raise KeyHeldError(key, reason)
+    when = datetime.fromtimestamp(at or 0, UTC)
+    invocation = Invocation(entry.action, parameters, connection, host.runtime)
+    try:
+        found = reconciler(invocation, when)
+    except UnknownOutcomeError as unclear:
+        reason = _first_line(unclear)
+        journal.held(key, owner, reason)
+        raise KeyHeldError(key, reason) from None
+    except BaseException as error:  # the lookup itself failed: still unknown, look again later
+        journal.unknown(key, owner, f"lookup failed: {_first_line(error)}")
+        raise
+    if found is not None:
+        journal.sent(key, owner, found)
+    return found
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).splitlines()
+    return lines[0] if lines else type(error).__name__
