@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
             "and return it if found (never re-sends)",
         )
         sub.add_argument(
+            "--journal",
+            metavar="PATH",
+            help="an SQLite file recording each keyed step and event, so a rerun after a crash "
+            "sends nothing twice (created when missing)",
+        )
+        sub.add_argument(
             "--connection",
             action="append",
             default=[],
@@ -139,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the action to run: a twilio/v1 action name (default sendSMS; sendMessage takes "
         "every Twilio option) or a full step type of any installed component (acme/v1/ping)",
     )
+    send.add_argument(
+        "--key",
+        metavar="KEY",
+        help="send at most once for this key (needs --journal): the same key again prints the "
+        "recorded output and sends nothing",
+    )
     network_options(send)
 
     run = commands.add_parser(
@@ -151,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("workflow", metavar="WORKFLOW.json")
     run.add_argument(
         "--input", action="append", default=[], metavar="NAME=VALUE", help="a workflow input"
+    )
+    run.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="name this run (needs --journal): running it again with the same ID resumes it, "
+        "each task sent at most once, recorded outputs reused",
     )
     network_options(run)
 
@@ -491,6 +509,8 @@ def _target(
         settings = replace(
             settings, read_timeout=args.timeout, connect_timeout=min(5.0, args.timeout)
         )
+    if args.journal is not None:
+        settings = replace(settings, journal=args.journal)
     if not args.sandbox:
         with _named_by_environment(), Host.load(settings) as host:
             for name in given:
@@ -655,7 +675,11 @@ def _send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]
             connection = connections.for_component(host.component_of(step_type))
         else:
             connection = {}  # the host names the unknown step type and what it can run
-        output = _interruptible(lambda: host.execute(step, connection=connection), parameters)
+        if args.key is not None and args.journal is None:
+            raise UsageError("--key needs --journal PATH (where the key's outcome is recorded)")
+        output = _interruptible(
+            lambda: host.execute(step, connection=connection, key=args.key), parameters
+        )
     _write_sent(console, output)
     return EXIT_OK
 
@@ -720,9 +744,16 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
             raise StepError("\n".join(str(p) for p in problems))
         by_component = connections.for_workflow(document)
 
+        if (args.run_id is None) != (args.journal is None):
+            raise UsageError(
+                "--run-id and --journal go together: the journal records the run's tasks "
+                "under its ID, so that running it again resumes it"
+            )
+
         def execute(step: Mapping[str, Any]) -> dict[str, Any]:
             component = host.component_of(step["type"])
-            return host.execute(step, connection=by_component[component.descriptor.name])
+            key = None if args.run_id is None else f"run/{args.run_id}/{step['name']}"
+            return host.execute(step, connection=by_component[component.descriptor.name], key=key)
 
         try:
             run = run_workflow(document, inputs, execute)
