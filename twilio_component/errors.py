@@ -146,7 +146,16 @@ class ServiceError(ComponentError):
 
 
 class RefusedError(ServiceError):
-    """The service answered with an error: the request was refused and nothing was sent."""
+    """The service answered with an error: the request was refused and nothing was sent.
+
+    ``retry_later`` says the refusal is about now, not about the request (too many requests,
+    a full queue): a keyed step refused so is not recorded as failed, and a rerun sends it.
+    """
+
+    @property
+    def retry_later(self) -> bool:
+        """Whether the same request may succeed later."""
+        return False
 
 
 class NotSentError(ServiceError):

@@ -53,7 +53,10 @@ def execute_keyed(
         journal.release(key, owner)
         raise
     except RefusedError as refused:
-        journal.failed(key, owner, getattr(refused, "code", None), _first_line(refused))
+        if refused.retry_later:  # refused for now, not for good: a rerun sends it
+            journal.release(key, owner)
+        else:
+            journal.failed(key, owner, getattr(refused, "code", None), _first_line(refused))
         raise
     except BaseException as error:  # unknown outcome, a handler's failure, an interrupt
         journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")

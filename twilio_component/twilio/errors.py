@@ -22,6 +22,10 @@ class TwilioError(ServiceError):
     """Talking to Twilio failed."""
 
 
+#: Twilio's code when a sender's queue holds about 10 hours of messages already.
+QUEUE_FULL = 21611
+
+
 class TwilioAPIError(TwilioError, RefusedError):
     """Twilio answered with an error: the request was refused and nothing was sent.
 
@@ -44,6 +48,11 @@ class TwilioAPIError(TwilioError, RefusedError):
         self.more_info = more_info
         self.detail = detail
         super().__init__(f"{self._what()} Nothing was sent. {self._advice()}")
+
+    @property
+    def retry_later(self) -> bool:
+        """True for 429 (too many requests) and 21611 (the sender's queue is full)."""
+        return self.status == 429 or self.code == QUEUE_FULL
 
     def _what(self) -> str:
         code_part = f", error {self.code}" if self.code is not None else ""
