@@ -263,38 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="count as Twilio would with Smart Encoding (look-alikes replaced)",
     )
 
-    sandbox = commands.add_parser(
-        "sandbox",
-        help="serve the Twilio sandbox until interrupted",
-        description="Serve a Twilio-compatible sandbox. Prints one JSON line with base_url, "
-        "account_sid and auth_token, then serves until interrupted.",
-    )
-    sandbox.add_argument(
-        "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
-    )
-    sandbox.add_argument(
-        "--port", type=_port, default=0, help="port, 0 to 65535 (default 0: a free one)"
-    )
-    sandbox.add_argument(
-        "--account-sid", metavar="AC…", help="the Account SID to accept (default: random)"
-    )
-    sandbox.add_argument(
-        "--auth-token", metavar="TOKEN", help="the Auth Token to accept (default: random)"
-    )
-    sandbox.add_argument(
-        "--number",
-        action="append",
-        default=[],
-        metavar="E164",
-        help="another sender number of the sandbox (+15005550006 always is one)",
-    )
-    sandbox.add_argument(
-        "--api-key",
-        action="append",
-        default=[],
-        metavar="SK…:SECRET",
-        help="an API key the sandbox also accepts, with its secret (repeatable)",
-    )
+    _add_sandbox(commands)
     return parser
 
 
@@ -906,6 +875,78 @@ def _estimate(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def _add_sandbox(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """The sandbox command and its options."""
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="serve the Twilio sandbox until interrupted",
+        description="Serve a Twilio-compatible sandbox. Prints one JSON line with base_url, "
+        "account_sid and auth_token, then serves until interrupted.",
+    )
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
+    )
+    sandbox.add_argument(
+        "--port", type=_port, default=0, help="port, 0 to 65535 (default 0: a free one)"
+    )
+    sandbox.add_argument(
+        "--account-sid", metavar="AC…", help="the Account SID to accept (default: random)"
+    )
+    sandbox.add_argument(
+        "--auth-token", metavar="TOKEN", help="the Auth Token to accept (default: random)"
+    )
+    sandbox.add_argument(
+        "--number",
+        action="append",
+        default=[],
+        metavar="E164",
+        help="another sender number of the sandbox (+15005550006 always is one)",
+    )
+    sandbox.add_argument(
+        "--api-key",
+        action="append",
+        default=[],
+        metavar="SK…:SECRET",
+        help="an API key the sandbox also accepts, with its secret (repeatable)",
+    )
+    sandbox.add_argument(
+        "--latency",
+        type=_milliseconds,
+        default=0,
+        metavar="MS",
+        help="milliseconds to wait before answering each API request (default 0)",
+    )
+    sandbox.add_argument(
+        "--max-concurrent",
+        type=_at_least_one,
+        metavar="N",
+        help="answer a create 429 (code 20429) while more than N API requests are in flight, "
+        "as Twilio does past an account's limit (default: no limit)",
+    )
+
+
+def _milliseconds(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of milliseconds"
+        ) from None
+    if not 0 <= value <= 3_600_000:
+        raise argparse.ArgumentTypeError(f"{value} is not a latency (0 to 3600000 milliseconds)")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
+
+
 def _sandbox(args: argparse.Namespace, console: Console) -> int:
     from twilio_component.sandbox import Sandbox
     from twilio_component.twilio.endpoint import is_loopback
@@ -920,6 +961,8 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
         account_sid=args.account_sid,
         auth_token=args.auth_token,
         numbers=args.number,
+        latency=args.latency / 1000,
+        max_concurrent=args.max_concurrent,
     )
     for pair in args.api_key:
         sid, _, secret = pair.partition(":")
