@@ -78,16 +78,19 @@ def test_default_mps_follows_twilios_table_per_sender_type(
     assert default_mps(sender, has_media=has_media) == expected
 
 
+@settings(deadline=None)
 @given(st.sampled_from(TOLL_FREE_PREFIXES), st.from_regex(r"[0-9]{7}", fullmatch=True))
 def test_every_toll_free_number_gets_3(prefix: str, rest: str) -> None:
     assert default_mps(f"+1{prefix}{rest}") == 3.0
 
 
+@settings(deadline=None)
 @given(st.from_regex(r"[0-9]{5,6}", fullmatch=True))
 def test_every_short_code_gets_100(code: str) -> None:
     assert default_mps(code) == 100.0
 
 
+@settings(deadline=None)
 @given(
     st.text(string.ascii_letters + string.digits + " ", min_size=1, max_size=11).filter(
         lambda s: any(c.isalpha() for c in s)
@@ -97,17 +100,20 @@ def test_every_alphanumeric_sender_id_gets_10(sender: str) -> None:
     assert default_mps(sender) == 10.0
 
 
+@settings(deadline=None)
 @given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True), st.booleans())
 def test_every_whatsapp_sender_gets_10_or_1_5_with_media(number: str, has_media: bool) -> None:
     assert default_mps(f"whatsapp:{number}", has_media=has_media) == (1.5 if has_media else 10.0)
 
 
+@settings(deadline=None)
 @given(st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True))
 def test_every_other_e164_number_gets_1(number: str) -> None:
     toll_free = number.startswith("+1") and number[2:5] in TOLL_FREE_PREFIXES and len(number) == 12
     assert default_mps(number) == (3.0 if toll_free else 1.0)
 
 
+@settings(deadline=None)
 @given(st.from_regex(r"MG[0-9a-f]{32}", fullmatch=True))
 def test_every_messaging_service_gets_1_like_a_long_code(sid: str) -> None:
     assert default_mps(sid) == 1.0
@@ -296,6 +302,7 @@ def test_a_429_slows_only_that_sender() -> None:
     assert pacer.stats()[OTHER_LONG_CODE].rate == 10.0
 
 
+@settings(deadline=None)
 @given(
     mps=st.sampled_from([1.0, 1.5, 3.0, 10.0, 100.0]),
     events=st.lists(st.tuples(st.booleans(), st.floats(0, 5)), min_size=1, max_size=40),
