@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import os
 import sys
@@ -82,40 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    def network_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument(
-            "--sandbox",
-            action="store_true",
-            help="send to an embedded Twilio sandbox on loopback (no credentials needed; "
-            "nothing reaches a real phone)",
-        )
-        sub.add_argument(
-            "--timeout",
-            type=_positive_float,
-            metavar="S",
-            help="seconds to wait for Twilio's answer (default 30; connect at most 5)",
-        )
-        sub.add_argument(
-            "--reconcile",
-            action="store_true",
-            help="when the outcome is unknown, look the message up in Twilio's log "
-            "and return it if found (never re-sends)",
-        )
-        sub.add_argument(
-            "--journal",
-            metavar="PATH",
-            help="an SQLite file recording each keyed step and event, so a rerun after a crash "
-            "sends nothing twice (created when missing)",
-        )
-        sub.add_argument(
-            "--connection",
-            action="append",
-            default=[],
-            metavar="COMPONENT=FILE.json",
-            help="the connection of a component, by name or type, as a JSON object in a file "
-            "(repeat per component); Twilio's comes from TWILIO_* unless given here",
-        )
-
     send = commands.add_parser(
         "send",
         help="send one message (sendSMS, or --action sendMessage) and print the output object",
@@ -172,6 +139,93 @@ def build_parser() -> argparse.ArgumentParser:
     )
     network_options(run)
 
+    _add_listen(commands)
+    _add_campaign(commands)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a step or workflow file; sends nothing",
+        description="Check every parameter of a step or of every task of a workflow file, "
+        "report each problem by name, and send nothing. Exit 0 when valid, 2 when not.",
+    )
+    validate.add_argument("file", metavar="FILE.json", help="a step or a workflow, as JSON")
+
+    describe = commands.add_parser(
+        "describe",
+        help="print the palette entry, the JSON Schemas or the reference page",
+        description="Print what editors and docs see, generated from component.yaml.",
+    )
+    describe.add_argument(
+        "--format",
+        choices=("palette", "jsonschema", "markdown"),
+        default="palette",
+        help="palette: the editor's palette entry (JSON, the default); jsonschema: the "
+        "connection, parameter and output schemas (JSON Schema 2020-12); markdown: the "
+        "reference page",
+    )
+    describe.add_argument(
+        "--component",
+        metavar="NAME",
+        help="the component to describe, by name (twilio) or type (twilio/v1); default: every "
+        "installed component (one document, or a list when several are installed)",
+    )
+
+    estimate = commands.add_parser(
+        "estimate",
+        help="count the SMS segments of a body (GSM-7 or UCS-2)",
+        description="Print, as JSON, the encoding Twilio would use for a body, its segments, "
+        "the characters that force UCS-2 and what Smart Encoding would change. Sends nothing "
+        "and needs no credentials.",
+    )
+    estimate.add_argument("--body", required=True, metavar="TEXT", help="the message text")
+    estimate.add_argument(
+        "--smart-encoding",
+        action="store_true",
+        help="count as Twilio would with Smart Encoding (look-alikes replaced)",
+    )
+
+    _add_sandbox(commands)
+    return parser
+
+
+def network_options(sub: argparse.ArgumentParser) -> None:
+    """The options of every command that sends: sandbox, timeout, reconcile, journal."""
+    sub.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="send to an embedded Twilio sandbox on loopback (no credentials needed; "
+        "nothing reaches a real phone)",
+    )
+    sub.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="S",
+        help="seconds to wait for Twilio's answer (default 30; connect at most 5)",
+    )
+    sub.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="when the outcome is unknown, look the message up in Twilio's log "
+        "and return it if found (never re-sends)",
+    )
+    sub.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="an SQLite file recording each keyed step and event, so a rerun after a crash "
+        "sends nothing twice (created when missing)",
+    )
+    sub.add_argument(
+        "--connection",
+        action="append",
+        default=[],
+        metavar="COMPONENT=FILE.json",
+        help="the connection of a component, by name or type, as a JSON object in a file "
+        "(repeat per component); Twilio's comes from TWILIO_* unless given here",
+    )
+
+
+def _add_listen(commands: Any) -> None:
+    """The listen command: serve a workflow's trigger."""
     listen = commands.add_parser(
         "listen",
         help="serve a workflow's trigger (incoming SMS, status callbacks) and run it per event",
@@ -221,50 +275,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     network_options(listen)
 
-    validate = commands.add_parser(
-        "validate",
-        help="check a step or workflow file; sends nothing",
-        description="Check every parameter of a step or of every task of a workflow file, "
-        "report each problem by name, and send nothing. Exit 0 when valid, 2 when not.",
-    )
-    validate.add_argument("file", metavar="FILE.json", help="a step or a workflow, as JSON")
 
-    describe = commands.add_parser(
-        "describe",
-        help="print the palette entry, the JSON Schemas or the reference page",
-        description="Print what editors and docs see, generated from component.yaml.",
+def _add_campaign(commands: Any) -> None:
+    """The campaign command and its send, status and report subcommands."""
+    campaign = commands.add_parser(
+        "campaign",
+        help="send one step to every row of a CSV, each recipient once, resumable",
+        description="Send one step to every row of a CSV file. Every row is checked before "
+        "the first send; each recipient is sent to at most once per campaign; running the same "
+        "command again resumes it. The journal records every row.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    describe.add_argument(
-        "--format",
-        choices=("palette", "jsonschema", "markdown"),
-        default="palette",
-        help="palette: the editor's palette entry (JSON, the default); jsonschema: the "
-        "connection, parameter and output schemas (JSON Schema 2020-12); markdown: the "
-        "reference page",
+    campaigns = campaign.add_subparsers(
+        dest="campaign_command", required=True, metavar="SUBCOMMAND", parser_class=_Parser
     )
-    describe.add_argument(
-        "--component",
-        metavar="NAME",
-        help="the component to describe, by name (twilio) or type (twilio/v1); default: every "
-        "installed component (one document, or a list when several are installed)",
+    campaign_send = campaigns.add_parser(
+        "send",
+        help="send (or resume) a campaign",
+        description="Send STEP.json to every row of RECIPIENTS.csv; ${row.COLUMN} in the "
+        "step's parameters takes the row's value. Prints a JSON summary (campaign, total, "
+        "sent, failed, unknown); exit 0 when every row is sent or refused by Twilio, 4 when "
+        "some outcomes stay unknown (run it again to reconcile them), 2 on invalid rows.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-
-    estimate = commands.add_parser(
-        "estimate",
-        help="count the SMS segments of a body (GSM-7 or UCS-2)",
-        description="Print, as JSON, the encoding Twilio would use for a body, its segments, "
-        "the characters that force UCS-2 and what Smart Encoding would change. Sends nothing "
-        "and needs no credentials.",
+    campaign_send.add_argument("recipients", metavar="RECIPIENTS.csv")
+    campaign_send.add_argument(
+        "--step",
+        required=True,
+        metavar="STEP.json",
+        help='one step, e.g. {"type": '
+        '"twilio/v1/sendSMS", "parameters": {"To": "${row.phone}", "From": "+1…", "Body": "…"}}',
     )
-    estimate.add_argument("--body", required=True, metavar="TEXT", help="the message text")
-    estimate.add_argument(
-        "--smart-encoding",
-        action="store_true",
-        help="count as Twilio would with Smart Encoding (look-alikes replaced)",
+    campaign_send.add_argument(
+        "--campaign", required=True, metavar="ID", help="the campaign's name; reuse it to resume"
     )
-
-    _add_sandbox(commands)
-    return parser
+    campaign_send.add_argument(
+        "--mps",
+        type=_positive_float,
+        metavar="N",
+        help="segments per second per sender (default: Twilio's for the sender's type: 1 for "
+        "a long code, 3 toll-free, 100 short code, 10 alphanumeric or WhatsApp)",
+    )
+    campaign_send.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=DEFAULT_CONCURRENCY,
+        metavar="N",
+        help=f"requests in flight at most (default {DEFAULT_CONCURRENCY}: enough for 100 "
+        "messages per second when each answer takes 300 ms)",
+    )
+    network_options(campaign_send)
+    for name, what in (("status", "print a campaign's counts"), ("report", "print its CSV report")):
+        sub = campaigns.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        sub.add_argument("campaign", metavar="ID")
+        sub.add_argument(
+            "--journal",
+            metavar="PATH",
+            default=DEFAULT_JOURNAL,
+            help=f"the campaign's journal (default {DEFAULT_JOURNAL})",
+        )
 
 
 def _port(text: str) -> int:
@@ -274,6 +345,16 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return value
+
+
+def _concurrency(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be 1 to 256")
     return value
 
 
@@ -815,6 +896,103 @@ def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, st
     return EXIT_OK
 
 
+#: Requests a campaign keeps in flight unless told (--concurrency).
+DEFAULT_CONCURRENCY = 32
+#: Where campaigns are journaled when --journal is not given.
+DEFAULT_JOURNAL = "twilio-component-journal.db"
+
+
+def _campaign(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    from twilio_component.journal import Journal
+    from twilio_component.twilio import campaign
+
+    if args.campaign_command == "status":
+        _journal_exists(args.journal)
+        console.result(campaign.status(Journal(args.journal), args.campaign))
+        return EXIT_OK
+    if args.campaign_command == "report":
+        _journal_exists(args.journal)
+        try:
+            campaign.report(Journal(args.journal), args.campaign, console.out)
+            console.out.flush()
+        except BrokenPipeError:  # the reader stopped early (| head): nothing is lost
+            _quiet_stdout(console)
+        return EXIT_OK
+    return _campaign_send(args, console, environ)
+
+
+def _quiet_stdout(console: Console) -> None:
+    """Point stdout at /dev/null after its reader went away, so exiting flushes nowhere."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, console.out.fileno())
+
+
+def _journal_exists(path: str) -> None:
+    if not Path(path).is_file():
+        raise UsageError(f"--journal {path}: no such journal (campaign send creates it)")
+
+
+def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    from twilio_component.pacing import Pacer
+    from twilio_component.twilio import campaign
+    from twilio_component.twilio.errors import QUEUE_FULL
+    from twilio_component.twilio.segments import estimate
+
+    try:
+        text = Path(args.recipients).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"{args.recipients}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{args.recipients}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        columns, rows = campaign.read_rows(text, args.recipients)
+    except (ValueError, csv.Error) as error:
+        raise UsageError(str(error)) from None
+    step = _read_json(args.step)
+    if not isinstance(step, dict) or "type" not in step:
+        raise UsageError(f"{args.step}: must be one step, an object with 'type' and 'parameters'")
+    if args.journal is None:
+        args.journal = DEFAULT_JOURNAL
+    with _target(args, console, environ) as (host, connections):
+        run = campaign.Campaign(host, args.campaign, step, rows, columns)
+        steps, duplicates, problems = run.prepare()
+        if problems:
+            for problem in problems:
+                console.problem(_one_line(problem))
+            console.problem(f"nothing was sent ({len(problems)} problem(s)).")
+            return EXIT_INVALID
+        connection = connections.for_component(host.component_of(step["type"]))
+        pacer = Pacer(args.mps, max_concurrent=args.concurrency)
+
+        def pace(parameters: Mapping[str, Any]) -> None:
+            sender = str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
+            body = parameters.get("Body")
+            segments = estimate(body)["segments"] if isinstance(body, str) and body else 1
+            pacer.wait(sender, max(1, int(segments)), has_media=bool(parameters.get("MediaUrl")))
+
+        def later(parameters: Mapping[str, Any], refused: RefusedError) -> None:
+            sender = str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
+            if getattr(refused, "code", None) == QUEUE_FULL:
+                pacer.pause(sender)
+            else:
+                pacer.slow_down(sender)
+
+        summary = run.send(
+            steps,
+            connection,
+            pace=pace,
+            later=later,
+            concurrency=args.concurrency,
+            progress=campaign.plain_progress(console.err, len(steps)),
+            duplicates=duplicates,
+        )
+    console.result(summary.as_json())
+    return EXIT_UNKNOWN if summary.unknown or summary.pending else EXIT_OK
+
+
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from twilio_component.host import Host
     from twilio_component.workflow import _references, is_workflow, workflow_problems
@@ -1043,6 +1221,8 @@ def main(
             return _send(args, console, env)
         if args.command == "run":
             return _run(args, console, env)
+        if args.command == "campaign":
+            return _campaign(args, console, env)
         if args.command == "listen":
             return _listen(args, console, env)
         if args.command == "validate":

@@ -1,0 +1,213 @@
+"""``campaign send|status|report`` against a separate sandbox process: every recipient once."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FROM = "+15005550006"
+UNSUBSCRIBED = "+15005550004"
+STEP = {
+    "type": "twilio/v1/sendSMS",
+    "parameters": {"To": "${row.phone}", "From": FROM, "Body": "Hi ${row.name}"},
+}
+
+
+@pytest.fixture
+def sandbox() -> Iterator[dict[str, Any]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "twilio_component", "sandbox"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    details: dict[str, Any] = json.loads(process.stdout.readline())
+    yield details
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=30)
+
+
+def messages(sandbox: dict[str, Any]) -> list[dict[str, Any]]:
+    pair = f"{sandbox['account_sid']}:{sandbox['auth_token']}".encode()
+    request = urllib.request.Request(
+        f"{sandbox['base_url']}/_sandbox/messages",
+        headers={"Authorization": "Basic " + base64.b64encode(pair).decode()},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        found: list[dict[str, Any]] = json.loads(answer.read())["messages"]
+    return found
+
+
+def recipients(count: int) -> list[str]:
+    return [f"+1555{index:07d}" for index in range(count)]
+
+
+def write(tmp_path: Path, rows: list[str], header: str = "phone,name") -> tuple[str, str]:
+    csv_path, step_path = tmp_path / "r.csv", tmp_path / "step.json"
+    csv_path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    step_path.write_text(json.dumps(STEP), encoding="utf-8")
+    return str(csv_path), str(step_path)
+
+
+def campaign(
+    sandbox: dict[str, Any], tmp_path: Path, *argv: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "twilio_component", "campaign", *argv],
+        env=environment(sandbox),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def environment(sandbox: dict[str, Any]) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
+        "TWILIO_ACCOUNT_SID": sandbox["account_sid"],
+        "TWILIO_AUTH_TOKEN": sandbox["auth_token"],
+        "TWILIO_API_BASE_URL": sandbox["base_url"],
+    }
+
+
+def send(sandbox: dict[str, Any], tmp_path: Path, files: tuple[str, str], *extra: str) -> Any:
+    csv_path, step_path = files
+    return campaign(
+        sandbox, tmp_path, "send", csv_path, "--step", step_path, "--campaign", "c1", *extra
+    )
+
+
+def test_every_bad_row_is_named_by_line_and_nothing_is_sent(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    rows = [f"{number},n" for number in recipients(5)]
+    rows += ["12345,bad", "+15550000099,ok", "+15550000098"]  # lines 7, 8 and 9
+    done = send(sandbox, tmp_path, write(tmp_path, rows))
+    assert done.returncode == 2
+    assert "line 7: To: '12345'" in done.stderr
+    assert "line 9: column 'name' is missing" in done.stderr
+    assert "line 8" not in done.stderr
+    assert messages(sandbox) == []
+
+
+def test_a_recipient_listed_twice_gets_one_message(sandbox: dict[str, Any], tmp_path: Path) -> None:
+    done = send(sandbox, tmp_path, write(tmp_path, ["+15550000001,a", "+15550000001,b"]))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["sent"], summary["duplicates"]) == (1, 1)
+    assert [m["body"] for m in messages(sandbox)] == ["Hi a"]
+
+
+def test_an_unsubscribed_recipient_is_failed_with_21610_and_not_attempted_again(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    files = write(tmp_path, [f"{UNSUBSCRIBED},x", "+15550000001,y"])
+    first = send(sandbox, tmp_path, files)
+    again = send(sandbox, tmp_path, files)
+    assert (first.returncode, again.returncode) == (0, 0), first.stderr
+    assert json.loads(first.stdout)["failed"] == 1
+    assert json.loads(first.stdout)["error_codes"] == {"21610": 1}
+    assert json.loads(again.stdout)["already_done"] == 2
+    report = campaign(sandbox, tmp_path, "report", "c1").stdout
+    rows = {r["to"]: r for r in csv.DictReader(io.StringIO(report))}
+    assert (rows[UNSUBSCRIBED]["state"], rows[UNSUBSCRIBED]["error_code"]) == ("failed", "21610")
+    assert len(messages(sandbox)) == 1  # the refused create stored nothing, and was not retried
+
+
+def test_a_campaign_killed_three_times_and_resumed_sends_one_message_per_recipient(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    numbers = recipients(300)
+    csv_path, step_path = write(tmp_path, [f"{n},n{i}" for i, n in enumerate(numbers)])
+    command = [
+        sys.executable,
+        "-m",
+        "twilio_component",
+        "campaign",
+        "send",
+        csv_path,
+        "--step",
+        step_path,
+        "--campaign",
+        "c1",
+        "--mps",
+        "100",
+    ]
+    for delay in (0.7, 0.5, 0.9):
+        process = subprocess.Popen(
+            command,
+            env=environment(sandbox),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    final = send(sandbox, tmp_path, (csv_path, step_path), "--mps", "100")
+    assert final.returncode == 0, final.stderr
+    held = messages(sandbox)
+    assert sorted(m["to"] for m in held) == sorted(numbers)
+    status = json.loads(campaign(sandbox, tmp_path, "status", "c1").stdout)
+    assert status["sent"] == 300
+    report = list(csv.DictReader(io.StringIO(campaign(sandbox, tmp_path, "report", "c1").stdout)))
+    assert len(report) == 300
+    assert {r["sid"] for r in report} == {m["sid"] for m in held}
+
+
+def test_the_pace_holds_each_wall_clock_second_near_the_mps(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    files = write(tmp_path, [f"{n},n" for n in recipients(150)])
+    started = time.monotonic()
+    done = send(sandbox, tmp_path, files, "--mps", "50")
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    seconds = Counter(
+        datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).replace(microsecond=0)
+        for m in messages(sandbox)
+    )
+    assert max(seconds.values()) <= 55
+    assert took >= 2.0  # 150 segments at 50 per second cannot all go at once
+
+
+def test_a_csv_with_a_byte_order_mark_is_read(sandbox: dict[str, Any], tmp_path: Path) -> None:
+    csv_path, step_path = write(tmp_path, ["+15550000001,a"])
+    Path(csv_path).write_bytes(b"\xef\xbb\xbf" + Path(csv_path).read_bytes())
+    done = send(sandbox, tmp_path, (csv_path, step_path))
+    assert done.returncode == 0, done.stderr
+    assert len(messages(sandbox)) == 1
+
+
+def test_progress_goes_to_stderr_as_plain_lines_when_not_a_terminal(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    done = send(sandbox, tmp_path, write(tmp_path, ["+15550000001,a", "+15550000002,b"]))
+    assert "campaign c1: 2/2 done, 2 sent" in done.stderr
+    assert json.loads(done.stdout)["total"] == 2
+
+
+def test_a_step_referencing_a_column_the_csv_lacks_is_refused(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    done = send(sandbox, tmp_path, write(tmp_path, ["+15550000001"], header="phone"))
+    assert done.returncode == 2
+    assert "${row.name} names no column" in done.stderr
+    assert messages(sandbox) == []
