@@ -318,3 +318,61 @@ def test_listen_with_the_embedded_sandbox_prints_its_credentials() -> None:
         assert listening.first["auth_token"] != "********"
     finally:
         assert stop(listening) == 0
+
+
+def test_a_webhook_changed_while_listening_is_left_as_it_is_on_stop(sandbox: Process) -> None:
+    client = sdk(sandbox)
+    number = client.incoming_phone_numbers.list(phone_number=NUMBER)[0]
+    listening = listen(sandbox)
+    client.incoming_phone_numbers(number.sid).update(sms_url="https://example.com/changed")
+    assert stop(listening) == 0
+    assert "left as it is" in listening.process.communicate()[1]
+    assert (
+        client.incoming_phone_numbers(number.sid).fetch().sms_url == "https://example.com/changed"
+    )
+
+
+def test_an_api_key_connection_is_refused_before_anything_is_registered(
+    sandbox: Process,
+) -> None:
+    env = environment(sandbox)
+    del env["TWILIO_AUTH_TOKEN"]
+    env["TWILIO_API_KEY"], env["TWILIO_API_SECRET"] = "SK" + "1" * 32, "key-secret-1"
+    done = subprocess.run(
+        [sys.executable, "-m", "twilio_component", "listen", str(EXAMPLES / "auto_reply.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Auth Token" in done.stderr
+    assert sdk(sandbox).incoming_phone_numbers.list(phone_number=NUMBER)[0].sms_url == ""
+
+
+def test_a_port_in_use_is_bad_usage_saying_so(sandbox: Process) -> None:
+    first = listen(sandbox, "--port", "0")
+    port = first.first["local_url"].split(":")[2].split("/")[0]
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "twilio_component",
+                "listen",
+                str(EXAMPLES / "auto_reply.json"),
+                "--port",
+                port,
+                "--no-register",
+            ],
+            env=environment(sandbox),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        stop(first)
+    assert done.returncode == 2
+    assert "cannot listen there" in done.stderr

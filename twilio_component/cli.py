@@ -241,7 +241,8 @@ def _add_listen(commands: Any) -> None:
         "workflow",
         metavar="WORKFLOW.json",
         help='a workflow with "trigger": {"type": "twilio/v1/newIncomingSMS", "parameters": '
-        '{"PhoneNumber": "+1…"}} whose tasks may use ${trigger.field}',
+        '{"PhoneNumber": "+1…"}} (or "twilio/v1/messageStatus", registered nowhere: give its '
+        "webhook_url as sendMessage's StatusCallback) whose tasks may use ${trigger.field}",
     )
     listen.add_argument(
         "--host",
@@ -848,9 +849,22 @@ def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, st
         path = webhook_path(listener.trigger_type, args.public_url)
         public = origin(args.public_url) if args.public_url else None
         app = listener.app(public, path, args.trust_forwarded)
-        with serve(app, args.host, args.port) as server, stop_signals() as stop:
+        _refuses_unsigned(host, listener, args.public_url or f"http://127.0.0.1{path}")
+        try:
+            serving = serve(app, args.host, args.port)
+            server = serving.__enter__()
+        except OSError as error:
+            raise UsageError(
+                f"--host {args.host} --port {args.port}: cannot listen there ({error.strerror}); "
+                "pick another port, or 0 for a free one"
+            ) from None
+        with contextlib.ExitStack() as stack:
+            stack.push(serving)
+            stop = stack.enter_context(stop_signals())
             bound_host, bound_port = str(server.server_address[0]), int(server.server_address[1])
-            shown_host = f"[{bound_host}]" if ":" in str(bound_host) else bound_host
+            if bound_host in _EVERY_INTERFACE:  # this machine reaches it on loopback
+                bound_host = _EVERY_INTERFACE[bound_host]
+            shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
             local_url = f"http://{shown_host}:{bound_port}{path}"
             webhook_url = args.public_url or local_url
             trigger = host.trigger_of(listener.trigger_type)
@@ -882,18 +896,53 @@ def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, st
                     pass
             finally:
                 if state is not None:
-                    host.disable_trigger(
-                        listener.trigger_type,
-                        listener.parameters,
-                        connection=listener.trigger_connection,
-                        webhook_url=webhook_url,
-                        state=state,
-                    )
-                    console.problem(
-                        f"listen: {listener.trigger_type} {json.dumps(listener.parameters)}: "
-                        "the webhook it replaced is back."
-                    )
+                    _restore(host, listener, webhook_url, state, console)
     return EXIT_OK
+
+
+#: Addresses that listen on every interface, and the loopback address that reaches each.
+_EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 (names, not bindings)
+
+
+def _refuses_unsigned(host: Host, listener: Any, url: str) -> None:
+    """Before serving: the trigger can verify with this connection (an unsigned request is
+    refused), so nothing is registered that would then answer every webhook with an error."""
+    from twilio_component.triggers import WebhookRequest
+
+    probe = WebhookRequest("POST", url, {"Content-Type": "application/x-www-form-urlencoded"})
+    received = host.receive(listener.trigger_type, probe, connection=listener.trigger_connection)
+    if received.answer.status != 403 or received.events:
+        raise UsageError(f"{listener.trigger_type}: it accepts unsigned requests; not serving it")
+
+
+def _restore(
+    host: Host, listener: Any, webhook_url: str, state: Mapping[str, Any], console: Console
+) -> None:
+    """Put back what enabling replaced, unless someone changed it since; say what happened."""
+    from twilio_component.errors import TriggerConflictError
+
+    where = f"listen: {listener.trigger_type} {json.dumps(listener.parameters)}"
+    try:
+        host.disable_trigger(
+            listener.trigger_type,
+            listener.parameters,
+            connection=listener.trigger_connection,
+            webhook_url=webhook_url,
+            state=state,
+        )
+    except TriggerConflictError as changed:
+        console.problem(
+            f"{where}: its webhook was changed to {changed.current} while listening; left as it is."
+        )
+        return
+    except ComponentError as error:
+        console.problem(
+            f"{where}: its webhook could not be put back ({_one_line(str(error).splitlines()[0])})"
+            f"; it still points at {webhook_url}. Set it back to "
+            f"{state.get('sms_url') or 'nothing'} (method {state.get('sms_method')}) by hand."
+        )
+        raise SentThenFailed("the webhook was left pointing here") from None
+    console.problem(f"{where}: the webhook it replaced is back.")
 
 
 #: Requests a campaign keeps in flight unless told (--concurrency).

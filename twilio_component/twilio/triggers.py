@@ -164,8 +164,15 @@ class IncomingMessages:
         return state
 
     def disable(self, invocation: TriggerInvocation, state: Mapping[str, Any], /) -> None:
-        """Put the number's SmsUrl and SmsMethod back as they were before ``enable``."""
+        """Put the number's SmsUrl and SmsMethod back as they were before ``enable``, unless
+        it no longer points at this webhook (someone changed it since: TriggerConflictError,
+        and it is left as it is)."""
         client, number = self._number(invocation)
+        current = number.get("sms_url") or ""
+        if current != invocation.webhook_url:
+            raise TriggerConflictError(
+                f"twilio/v1/{invocation.trigger.name}", number["phone_number"], current
+            )
         form = [("SmsUrl", str(state.get("sms_url", ""))), ("SmsMethod", str(state["sms_method"]))]
         client.update_incoming_number(credentials(invocation.connection), number["sid"], form)
 
