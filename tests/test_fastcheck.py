@@ -146,7 +146,7 @@ def test_valid_example_step_passes_the_fast_check() -> None:
     assert not check({"To": "12345", "From": "+15005550006", "Body": "Hi"})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(

@@ -257,7 +257,7 @@ def mutate(data: dict[str, Any], path: tuple[Any, ...], value: object, drop: boo
         parent[path[-1]] = value
 
 
-@settings(max_examples=300)
+@settings(max_examples=120, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(PATHS), values, st.booleans()), min_size=1, max_size=3))
 def test_mutated_descriptors_are_refused_with_a_path(
     mutations: list[tuple[tuple[Any, ...], object, bool]],
