@@ -253,3 +253,20 @@ def test_the_first_task_failing_says_no_task_ran_before_it(
     assert result.code == 3
     assert "no task had run before it" in result.err
     assert "finished (printed above)" not in result.err
+
+
+def test_an_unknown_top_level_key_is_named_with_the_known_ones() -> None:
+    from twilio_component.workflow import workflow_problems
+
+    document = {"tasks": [{"name": "a", "type": "x/v1/y", "parameters": {}}], "taks": []}
+    problems = workflow_problems(document, ("x/v1/y",))
+    assert [p.path for p in problems] == ["taks"]
+    assert "known: name" in problems[0].reason
+
+
+def test_a_trigger_without_a_type_says_it_is_required() -> None:
+    from twilio_component.workflow import workflow_problems
+
+    document = {"trigger": {}, "tasks": [{"name": "a", "type": "x/v1/y", "parameters": {}}]}
+    problems = workflow_problems(document, ("x/v1/y",), triggers={})
+    assert [(p.path, p.reason.split(",")[0]) for p in problems] == [("trigger.type", "is required")]

@@ -90,6 +90,11 @@ def workflow_problems(
         return [Problem("tasks", "must be a non-empty list of steps")]
     names: set[str] = set(_input_names(document, problems))
     outputs: dict[str, Mapping[str, Any] | None] = {}
+    for key in document:
+        if key not in WORKFLOW_KEYS:
+            problems.append(
+                Problem(str(key), f"is not a workflow key (known: {', '.join(WORKFLOW_KEYS)})")
+            )
     if "trigger" in document:
         event = _trigger_problems(document["trigger"], triggers, problems)
         names.add(TRIGGER)
@@ -146,6 +151,8 @@ def workflow_problems(
 
 #: The name workflow references use for the event that started the run: ``${trigger.from}``.
 TRIGGER = "trigger"
+#: What a workflow file may hold at its top level.
+WORKFLOW_KEYS = ("name", "label", "description", "inputs", "trigger", "tasks", "outputs")
 
 
 def _trigger_problems(
@@ -156,6 +163,9 @@ def _trigger_problems(
         problems.append(Problem("trigger", 'must be an object: {"type": …, "parameters": {…}}'))
         return None
     kind = trigger.get("type")
+    if kind is None:
+        problems.append(Problem("trigger.type", "is required, e.g. twilio/v1/newIncomingSMS"))
+        return None
     if triggers is None:
         problems.append(
             Problem("trigger", "a workflow with a trigger is run by `listen`, not `run`")
