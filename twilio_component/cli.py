@@ -1,4 +1,4 @@
-"""The ``twilio-component`` command: send, run, validate, describe, estimate and sandbox."""
+"""The ``twilio-component`` command: send, run, listen, campaign, validate, describe and more."""
 
 from __future__ import annotations
 
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = _Parser(
         prog="twilio-component",
-        description="Run Twilio's Send SMS as a workflow step, on Twilio or an embedded sandbox.",
+        description="Send and receive Twilio messages as workflow steps and triggers, on Twilio "
+        "or an embedded sandbox.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
