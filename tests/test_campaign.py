@@ -211,3 +211,43 @@ def test_a_step_referencing_a_column_the_csv_lacks_is_refused(
     assert done.returncode == 2
     assert "${row.name} names no column" in done.stderr
     assert messages(sandbox) == []
+
+
+def test_sigint_stops_a_campaign_soon_and_a_rerun_sends_the_rest_once(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    numbers = recipients(60)
+    csv_path, step_path = write(tmp_path, [f"{n},n" for n in numbers])
+    command = [
+        sys.executable,
+        "-m",
+        "twilio_component",
+        "campaign",
+        "send",
+        csv_path,
+        "--step",
+        step_path,
+        "--campaign",
+        "c1",
+        "--mps",
+        "10",
+    ]
+    process = subprocess.Popen(
+        command,
+        env=environment(sandbox),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 4, err
+    assert json.loads(out)["interrupted"] is True
+    assert "run the same command again" in err
+    assert "Traceback" not in err
+    assert 0 < len(messages(sandbox)) < 60
+    final = send(sandbox, tmp_path, (csv_path, step_path), "--mps", "100")
+    assert final.returncode == 0, final.stderr
+    assert sorted(m["to"] for m in messages(sandbox)) == sorted(numbers)

@@ -1021,7 +1021,10 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
             sender = str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
             body = parameters.get("Body")
             segments = estimate(body)["segments"] if isinstance(body, str) and body else 1
-            pacer.wait(sender, max(1, int(segments)), has_media=bool(parameters.get("MediaUrl")))
+            media = bool(parameters.get("MediaUrl"))
+            delay = pacer.reserve(sender, max(1, int(segments)), has_media=media)
+            if delay > 0:
+                run.stopping.wait(delay)  # its turn, or an interrupt, whichever comes first
 
         def later(parameters: Mapping[str, Any], refused: RefusedError) -> None:
             sender = str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
@@ -1040,6 +1043,13 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
             duplicates=duplicates,
         )
     console.result(summary.as_json())
+    if summary.interrupted:
+        done = summary.sent + summary.failed + summary.unknown - summary.already
+        console.problem(
+            f"campaign {args.campaign}: interrupted; run the same command again to send the "
+            "rest (nothing is sent twice)."
+        )
+        return EXIT_UNKNOWN if done else 130
     return EXIT_UNKNOWN if summary.unknown or summary.pending else EXIT_OK
 
 

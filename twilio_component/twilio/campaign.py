@@ -56,6 +56,7 @@ class Summary:
     unknown: int = 0
     pending: int = 0
     already: int = 0
+    interrupted: bool = False
     elapsed: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -72,6 +73,7 @@ class Summary:
             "already_done": self.already,
             "seconds": round(self.elapsed, 3),
             "error_codes": self.errors,
+            "interrupted": self.interrupted,
         }
 
 
@@ -108,6 +110,8 @@ class Campaign:
         self.step = step
         self.rows = rows
         self.columns = list(columns)
+        #: Set when the run is interrupted; waits for a sender's turn should end on it.
+        self.stopping = threading.Event()
 
     def key(self, recipient: str) -> str:
         """The journal key of one recipient of this campaign."""
@@ -169,6 +173,8 @@ class Campaign:
         """
         for _ in range(RETRIES_LATER):
             pace(step["parameters"])
+            if self.stopping.is_set():  # interrupted while waiting for its turn: not sent
+                return "pending", None
             try:
                 self.host.execute(step, connection=connection, key=key)
             except RecordedRefusal as refused:
@@ -203,6 +209,8 @@ class Campaign:
         def one(row_and_step: tuple[Row, dict[str, Any]]) -> None:
             _, step = row_and_step
             key = self.key(str(step["parameters"]["To"]))
+            if self.stopping.is_set():
+                return
             record = journal.get(key)
             outcome: str
             code: int | None = None
@@ -227,9 +235,18 @@ class Campaign:
                 summary.elapsed = time.monotonic() - started
                 progress(summary)
 
-        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-            for _ in pool.map(one, steps):
-                pass
+        pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+        try:
+            for future in [pool.submit(one, item) for item in steps]:
+                future.result()
+        except KeyboardInterrupt:
+            # Rows not begun stay as they are in the journal (a rerun sends them); the ones in
+            # flight finish and are recorded, so nothing is left half-known.
+            self.stopping.set()
+            summary.interrupted = True
+            pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            pool.shutdown()
         summary.elapsed = time.monotonic() - started
         return summary
 
