@@ -251,3 +251,74 @@ def test_sigint_stops_a_campaign_soon_and_a_rerun_sends_the_rest_once(
     final = send(sandbox, tmp_path, (csv_path, step_path), "--mps", "100")
     assert final.returncode == 0, final.stderr
     assert sorted(m["to"] for m in messages(sandbox)) == sorted(numbers)
+
+
+def test_a_concurrency_limit_met_with_429s_is_found_and_every_row_sent(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twilio_component",
+            "sandbox",
+            "--latency",
+            "100",
+            "--max-concurrent",
+            "4",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    limited: dict[str, Any] = json.loads(process.stdout.readline())
+    try:
+        numbers = recipients(120)
+        done = send(limited, tmp_path, write(tmp_path, [f"{n},n" for n in numbers]), "--mps", "100")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["pending"] == 0
+        assert sorted(m["to"] for m in messages(limited)) == sorted(numbers)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+def test_status_of_an_interrupted_campaign_counts_the_rows_not_reached_as_pending(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    csv_path, step_path = write(tmp_path, [f"{n},n" for n in recipients(40)])
+    command = [
+        sys.executable,
+        "-m",
+        "twilio_component",
+        "campaign",
+        "send",
+        csv_path,
+        "--step",
+        step_path,
+        "--campaign",
+        "c1",
+        "--mps",
+        "10",
+    ]
+    process = subprocess.Popen(
+        command,
+        env=environment(sandbox),
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.5)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    counts = json.loads(campaign(sandbox, tmp_path, "status", "c1").stdout)
+    assert counts["total"] == 40
+    assert counts["sent"] + counts["unknown"] + counts["pending"] == 40
+    assert counts["pending"] > 0
+
+
+def test_status_of_an_unknown_campaign_is_bad_usage(
+    sandbox: dict[str, Any], tmp_path: Path
+) -> None:
+    send(sandbox, tmp_path, write(tmp_path, ["+15550000001,a"]))
+    done = campaign(sandbox, tmp_path, "status", "nosuch")
+    assert done.returncode == 2
+    assert "no campaign 'nosuch'" in done.stderr

@@ -297,8 +297,9 @@ def _add_campaign(commands: Any) -> None:
         help="send (or resume) a campaign",
         description="Send STEP.json to every row of RECIPIENTS.csv; ${row.COLUMN} in the "
         "step's parameters takes the row's value. Prints a JSON summary (campaign, total, "
-        "sent, failed, unknown); exit 0 when every row is sent or refused by Twilio, 4 when "
-        "some outcomes stay unknown (run it again to reconcile them), 2 on invalid rows.",
+        "sent, failed, unknown, pending); exit 0 when every row is sent or refused by Twilio, 4 "
+        "when some outcomes stay unknown or rows are left for later (run it again to finish), "
+        "2 on invalid rows.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -315,7 +316,7 @@ def _add_campaign(commands: Any) -> None:
     )
     campaign_send.add_argument(
         "--mps",
-        type=_positive_float,
+        type=_rate,
         metavar="N",
         help="segments per second per sender (default: Twilio's for the sender's type: 1 for "
         "a long code, 3 toll-free, 100 short code, 10 alphanumeric or WhatsApp)",
@@ -347,6 +348,18 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a port (0 to 65535)")
+    return value
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of segments per second"
+        ) from None
+    if not 0 < value <= 10_000:
+        raise argparse.ArgumentTypeError("must be more than 0 and at most 10000 segments a second")
     return value
 
 
@@ -958,7 +971,10 @@ def _campaign(args: argparse.Namespace, console: Console, environ: Mapping[str, 
 
     if args.campaign_command == "status":
         _journal_exists(args.journal)
-        console.result(campaign.status(Journal(args.journal), args.campaign))
+        counts = campaign.status(Journal(args.journal), args.campaign)
+        if counts is None:
+            raise UsageError(f"{args.journal} has no campaign {args.campaign!r}")
+        console.result(counts)
         return EXIT_OK
     if args.campaign_command == "report":
         _journal_exists(args.journal)
@@ -1050,7 +1066,15 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
             "rest (nothing is sent twice)."
         )
         return EXIT_UNKNOWN if done else 130
-    return EXIT_UNKNOWN if summary.unknown or summary.pending else EXIT_OK
+    left = summary.unknown + summary.pending + summary.elsewhere
+    if left:
+        console.problem(
+            f"campaign {args.campaign}: {summary.pending} row(s) refused for now (429, 21611) "
+            f"and {summary.unknown} of unknown outcome"
+            + (f", {summary.elsewhere} being sent by another process" if summary.elsewhere else "")
+            + "; run the same command again to finish (nothing is sent twice)."
+        )
+    return EXIT_UNKNOWN if left else EXIT_OK
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

@@ -54,6 +54,7 @@ SCHEMA = (
     )""",
     "CREATE TABLE IF NOT EXISTS events (identity TEXT PRIMARY KEY, seen_at DOUBLE PRECISION)",
     "CREATE TABLE IF NOT EXISTS sequences (sequence TEXT PRIMARY KEY, rank INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS notes (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 _COLUMNS = (
     "key, step_type, fingerprint, state, owner, lease_until, attempted_at, parameters, output, "
@@ -276,6 +277,21 @@ class Journal:
                 (pattern,),
             ).fetchall()
         return [Record.of(row) for row in rows]
+
+    def note(self, name: str, value: Mapping[str, Any]) -> None:
+        """Keep a small JSON object under ``name`` (e.g. a campaign's size), replacing any."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO notes (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, _json(value)),
+            )
+
+    def noted(self, name: str) -> dict[str, Any] | None:
+        """The object kept under ``name``, if any."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
+        return json.loads(row[0]) if row is not None else None
 
     # -- trigger events (EventLedger) ---------------------------------------------------------
 

@@ -15,11 +15,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from twilio_component.errors import (
     ComponentError,
+    KeyBusyError,
     RecordedRefusal,
     RefusedError,
     UnknownOutcomeError,
@@ -33,7 +35,7 @@ __all__ = ["Campaign", "Row", "Summary", "read_rows", "report", "status"]
 #: How often a plain progress line is printed when stderr is not a terminal.
 PROGRESS_EVERY = 2.0
 #: How many times one run tries a row refused for now (429, 21611) before leaving it pending.
-RETRIES_LATER = 4
+RETRIES_LATER = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class Summary:
     pending: int = 0
     already: int = 0
     interrupted: bool = False
+    elsewhere: int = 0
     elapsed: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
 
@@ -69,6 +72,7 @@ class Summary:
             "failed": self.failed,
             "unknown": self.unknown,
             "pending": self.pending,
+            "sending_elsewhere": self.elsewhere,
             "duplicates": self.duplicates,
             "already_done": self.already,
             "seconds": round(self.elapsed, 3),
@@ -165,6 +169,8 @@ class Campaign:
         key: str,
         pace: Callable[[Mapping[str, Any]], None],
         later: Callable[[Mapping[str, Any], RefusedError], None],
+        *,
+        window: Window,
     ) -> tuple[str, int | None]:
         """Send one row's step; its outcome (sent, failed, pending, unknown) and error code.
 
@@ -176,7 +182,13 @@ class Campaign:
             if self.stopping.is_set():  # interrupted while waiting for its turn: not sent
                 return "pending", None
             try:
-                self.host.execute(step, connection=connection, key=key)
+                with window.slot() as slot:
+                    try:
+                        self.host.execute(step, connection=connection, key=key)
+                    except RefusedError as refused:
+                        if refused.retry_later:
+                            slot.crowded()
+                        raise
             except RecordedRefusal as refused:
                 return "failed", refused.code
             except RefusedError as refused:
@@ -184,6 +196,8 @@ class Campaign:
                     return "failed", getattr(refused, "code", None)
                 later(step["parameters"], refused)
                 continue
+            except KeyBusyError:
+                return "elsewhere", None
             except (UnknownOutcomeError, ComponentError):
                 return "unknown", None
             return "sent", None
@@ -203,6 +217,8 @@ class Campaign:
         """Send every prepared step (at most once per recipient); the counts of this run."""
         summary = Summary(self.id, total=len(steps), duplicates=duplicates)
         journal = self.host.journal
+        journal.note(f"campaign/{self.id}", {"recipients": len(steps)})
+        window = Window(concurrency)
         lock = threading.Lock()
         started = time.monotonic()
 
@@ -217,7 +233,7 @@ class Campaign:
             if record is not None and record.state in ("sent", "failed"):
                 outcome = "already"
             else:
-                outcome, code = self._attempt(step, connection, key, pace, later)
+                outcome, code = self._attempt(step, connection, key, pace, later, window=window)
             with lock:
                 if outcome == "already" and record is not None:
                     summary.already += 1
@@ -227,6 +243,8 @@ class Campaign:
                     summary.sent += 1
                 elif outcome == "pending":
                     summary.pending += 1
+                elif outcome == "elsewhere":
+                    summary.elsewhere += 1
                 elif outcome == "failed":
                     summary.failed += 1
                     summary.errors[str(code)] = summary.errors.get(str(code), 0) + 1
@@ -258,14 +276,20 @@ def _row_references(value: Any) -> set[str]:
     return {ref.split(".", 1)[1] for ref in _references(value) if ref.startswith("row.")}
 
 
-def status(journal: Journal, campaign_id: str) -> dict[str, Any]:
-    """The counts of a campaign by state, from the journal."""
+def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
+    """The counts of a campaign by state, from the journal; None when it has no such
+    campaign. Rows not reached yet count as pending."""
     records = journal.records(f"campaign/{campaign_id}/")
+    size = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
+    if not records and size is None:
+        return None
     counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0}
     for record in records:
         state = "unknown" if record.state == "claimed" else record.state
         counts[state] = counts.get(state, 0) + 1
-    return {"campaign": campaign_id, "total": len(records), **counts}
+    total = max(len(records), int(size or 0))
+    counts["pending"] += total - len(records)
+    return {"campaign": campaign_id, "total": total, **counts}
 
 
 def report(journal: Journal, campaign_id: str, out: TextIO) -> int:
@@ -304,7 +328,7 @@ def plain_progress(err: TextIO, total: int) -> Callable[[Summary], None]:
             bar = tqdm(total=total, file=err, unit="msg", dynamic_ncols=True)
 
             def advance(summary: Summary) -> None:
-                done = summary.sent + summary.failed + summary.unknown + summary.pending
+                done = _done(summary)
                 bar.update(done - bar.n)
                 bar.set_postfix(sent=summary.sent, failed=summary.failed, unknown=summary.unknown)
                 if done >= total:
@@ -314,14 +338,58 @@ def plain_progress(err: TextIO, total: int) -> Callable[[Summary], None]:
     last = [0.0]
 
     def line(summary: Summary) -> None:
-        done = summary.sent + summary.failed + summary.unknown + summary.pending
+        done = _done(summary)
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY or done >= total:
             last[0] = now
             err.write(
                 f"campaign {summary.campaign}: {done}/{total} done, {summary.sent} sent, "
-                f"{summary.failed} failed, {summary.unknown} unknown, {summary.elapsed:.1f} s\n"
+                f"{summary.failed} failed, {summary.unknown} unknown, {summary.pending} left "
+                f"for a rerun, {summary.elapsed:.1f} s\n"
             )
             err.flush()
 
     return line
+
+
+def _done(summary: Summary) -> int:
+    return summary.sent + summary.failed + summary.unknown + summary.pending + summary.elsewhere
+
+
+class Window:
+    """How many requests a campaign keeps in flight: up to ``largest``, halved each time the
+    service says too many (429) and grown back by about one per window of answers without one, so a
+    limit the service does not publish is found rather than hammered."""
+
+    def __init__(self, largest: int) -> None:
+        self.largest = max(1, largest)
+        self.size = float(self.largest)
+        self.in_flight = 0
+        self._ready = threading.Condition()
+
+    @contextmanager
+    def slot(self) -> Iterator[_Slot]:
+        """Wait for room, hold one request's place, and learn from how it went."""
+        with self._ready:
+            while self.in_flight >= max(1, int(self.size)):
+                self._ready.wait()
+            self.in_flight += 1
+        slot = _Slot()
+        try:
+            yield slot
+        finally:
+            with self._ready:
+                self.in_flight -= 1
+                if slot.too_many:
+                    self.size = max(1.0, self.size / 2)
+                else:
+                    self.size = min(float(self.largest), self.size + 1 / self.size)
+                self._ready.notify_all()
+
+
+class _Slot:
+    too_many = False
+
+    def crowded(self) -> None:
+        """The service answered that too many requests are in flight."""
+        self.too_many = True
