@@ -167,7 +167,7 @@ point, base_url, journal, sid, token = sys.argv[1:]
 original = getattr(Journal, point)
 
 def crash(self, *args, **kwargs):
-    original(self, *args, **kwargs) if point == "mark_attempt" else None
+    original(self, *args, **kwargs) if point == "claim" else None
     os.kill(os.getpid(), signal.SIGKILL)  # the process dies here, as a power cut would
 
 setattr(Journal, point, crash)
@@ -180,7 +180,7 @@ with Host.load(Settings(base_url=base_url, journal=journal)) as host:
 
 @pytest.mark.parametrize(
     "point",
-    ["sent", "mark_attempt"],
+    ["sent", "claim"],
     ids=["killed between the 201 and its commit", "killed after the attempt, before sending"],
 )
 def test_a_process_killed_mid_step_leaves_exactly_one_message_after_the_rerun(

@@ -185,10 +185,12 @@ class Journal:
         with self._transaction() as db:
             row = db.execute(f"SELECT {_COLUMNS} FROM steps WHERE key = ?", (key,)).fetchone()
             if row is None:
+                # A new claim is its attempt mark too (one durable commit fewer per step): the
+                # request leaves right after, and a crash before it only costs a lookup.
                 db.execute(
-                    f"INSERT INTO steps ({_COLUMNS}) VALUES (?, ?, ?, 'claimed', ?, ?, NULL, ?, "
+                    f"INSERT INTO steps ({_COLUMNS}) VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?, "
                     "NULL, NULL, NULL, ?)",
-                    (key, step_type, wanted, owner, now + self.lease, _json(parameters), now),
+                    (key, step_type, wanted, owner, now + self.lease, now, _json(parameters), now),
                 )
                 return Claim("new", self._get(db, key))
             record = Record.of(row)
@@ -206,14 +208,13 @@ class Journal:
             )
             if live:
                 return Claim("busy", record)
+            fresh = record.state == "pending" or record.attempted_at is None
             db.execute(
-                "UPDATE steps SET state = 'claimed', owner = ?, lease_until = ?, updated_at = ? "
-                "WHERE key = ?",
-                (owner, now + self.lease, now, key),
+                "UPDATE steps SET state = 'claimed', owner = ?, lease_until = ?, updated_at = ?, "
+                "attempted_at = CASE WHEN ? THEN ? ELSE attempted_at END WHERE key = ?",
+                (owner, now + self.lease, now, fresh, now, key),
             )
-            if record.state == "pending" or record.attempted_at is None:
-                return Claim("new", self._get(db, key))
-            return Claim("reconcile", self._get(db, key))
+            return Claim("new" if fresh else "reconcile", self._get(db, key))
 
     def mark_attempt(self, key: str, owner: str) -> float:
         """Record, durably, that the request is about to leave; return that time."""

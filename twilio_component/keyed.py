@@ -46,7 +46,7 @@ def execute_keyed(
         )
         if found is not None:
             return found
-    journal.mark_attempt(key, owner)
+        journal.mark_attempt(key, owner)  # a new claim was marked when it was made
     try:
         output = host._run(entry, parameters, connection)
     except NotSentError:
