@@ -124,3 +124,25 @@ def cli(sandbox_env: dict[str, str]) -> Cli:
         return CliResult(code, out.getvalue(), err.getvalue())
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server for the session: the one named by TWILIO_COMPONENT_TEST_POSTGRES, or
+    a private one started here (never skipped: a missing server binary fails the tests)."""
+    from postgres_server import URL_VARIABLE, private_server
+
+    given = os.environ.get(URL_VARIABLE)
+    if given:
+        yield given
+        return
+    with private_server() as server:
+        yield server.url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """A new, empty database for one test."""
+    from postgres_server import fresh_database
+
+    return fresh_database(postgres_server_url)

@@ -346,9 +346,9 @@ class Host:
                 "a keyed step needs a journal: Settings(journal='steps.db') in Python, "
                 "--journal PATH on the command line"
             )
-        from twilio_component.journal import Journal
+        from twilio_component.journal import open_journal
 
-        return self.runtime.shared("journal", lambda: Journal(path))
+        return self.runtime.shared("journal", lambda: open_journal(path))
 
     def _run(
         self, entry: _Entry, parameters: Mapping[str, Any], checked: Connection

@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["Claim", "Journal", "Record", "fingerprint", "new_owner"]
+__all__ = ["Claim", "Journal", "Record", "fingerprint", "new_owner", "open_journal"]
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS steps (
@@ -148,7 +148,7 @@ class Journal:
         self.path = os.fspath(path)
         self.lease = lease
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
+        self._db: Any = sqlite3.connect(
             self.path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -166,7 +166,7 @@ class Journal:
             self._db.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Any]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -264,7 +264,7 @@ class Journal:
             row = self._db.execute(f"SELECT {_COLUMNS} FROM steps WHERE key = ?", (key,)).fetchone()
         return Record.of(row) if row is not None else None
 
-    def _get(self, db: sqlite3.Connection, key: str) -> Record:
+    def _get(self, db: Any, key: str) -> Record:
         return Record.of(
             db.execute(f"SELECT {_COLUMNS} FROM steps WHERE key = ?", (key,)).fetchone()
         )
@@ -345,3 +345,14 @@ class JournalLedger:
 
 def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def open_journal(target: str | os.PathLike[str]) -> Journal:
+    """The journal at ``target``: a ``postgresql://`` URL (``pip install
+    'twilio-component[postgres]'``) or an SQLite file path."""
+    text = os.fspath(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from twilio_component.journal_pg import PostgresJournal
+
+        return PostgresJournal(text)
+    return Journal(text)

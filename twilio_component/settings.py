@@ -84,8 +84,9 @@ class HostSettings:
 
     ``environ``: where components read their environment (``os.environ`` when None).
 
-    ``journal``: an SQLite file path that makes keyed steps (``Host.execute(…, key=…)``)
-    effectively-once across crashes and restarts, and trigger events run once across restarts.
+    ``journal``: an SQLite file path, or a ``postgresql://`` URL shared by many machines, that
+    makes keyed steps (``Host.execute(…, key=…)``) effectively-once across crashes and
+    restarts, and trigger events run once across restarts.
 
     A component that needs more options subclasses this (the Twilio component's ``Settings``
     adds the API address and reconciliation); a host given the base class runs it with that
