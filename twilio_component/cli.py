@@ -966,12 +966,12 @@ DEFAULT_JOURNAL = "twilio-component-journal.db"
 
 
 def _campaign(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
-    from twilio_component.journal import Journal
+    from twilio_component.journal import open_journal
     from twilio_component.twilio import campaign
 
     if args.campaign_command == "status":
         _journal_exists(args.journal)
-        counts = campaign.status(Journal(args.journal), args.campaign)
+        counts = campaign.status(open_journal(args.journal), args.campaign)
         if counts is None:
             raise UsageError(f"{args.journal} has no campaign {args.campaign!r}")
         console.result(counts)
@@ -979,7 +979,7 @@ def _campaign(args: argparse.Namespace, console: Console, environ: Mapping[str, 
     if args.campaign_command == "report":
         _journal_exists(args.journal)
         try:
-            campaign.report(Journal(args.journal), args.campaign, console.out)
+            campaign.report(open_journal(args.journal), args.campaign, console.out)
             console.out.flush()
         except BrokenPipeError:  # the reader stopped early (| head): nothing is lost
             _quiet_stdout(console)
@@ -995,6 +995,8 @@ def _quiet_stdout(console: Console) -> None:
 
 
 def _journal_exists(path: str) -> None:
+    if path.startswith(("postgresql://", "postgres://")):
+        return  # a server: opening it says whether it can be reached
     if not Path(path).is_file():
         raise UsageError(f"--journal {path}: no such journal (campaign send creates it)")
 
