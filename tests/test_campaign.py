@@ -94,6 +94,35 @@ def send(sandbox: dict[str, Any], tmp_path: Path, files: tuple[str, str], *extra
     )
 
 
+def start_campaign(
+    sandbox: dict[str, Any], tmp_path: Path, files: tuple[str, str], mps: str, *, piped: bool
+) -> subprocess.Popen[str]:
+    """``campaign send`` as a process of its own (to be killed or interrupted)."""
+    csv_path, step_path = files
+    output = subprocess.PIPE if piped else subprocess.DEVNULL
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "twilio_component",
+            "campaign",
+            "send",
+            csv_path,
+            "--step",
+            step_path,
+            "--campaign",
+            "c1",
+            "--mps",
+            mps,
+        ],
+        env=environment(sandbox),
+        cwd=tmp_path,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def test_every_bad_row_is_named_by_line_and_nothing_is_sent(
     sandbox: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -218,28 +247,7 @@ def test_sigint_stops_a_campaign_soon_and_a_rerun_sends_the_rest_once(
 ) -> None:
     numbers = recipients(60)
     csv_path, step_path = write(tmp_path, [f"{n},n" for n in numbers])
-    command = [
-        sys.executable,
-        "-m",
-        "twilio_component",
-        "campaign",
-        "send",
-        csv_path,
-        "--step",
-        step_path,
-        "--campaign",
-        "c1",
-        "--mps",
-        "10",
-    ]
-    process = subprocess.Popen(
-        command,
-        env=environment(sandbox),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_campaign(sandbox, tmp_path, (csv_path, step_path), "10", piped=True)
     time.sleep(2.0)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=30)
@@ -284,28 +292,8 @@ def test_a_concurrency_limit_met_with_429s_is_found_and_every_row_sent(tmp_path:
 def test_status_of_an_interrupted_campaign_counts_the_rows_not_reached_as_pending(
     sandbox: dict[str, Any], tmp_path: Path
 ) -> None:
-    csv_path, step_path = write(tmp_path, [f"{n},n" for n in recipients(40)])
-    command = [
-        sys.executable,
-        "-m",
-        "twilio_component",
-        "campaign",
-        "send",
-        csv_path,
-        "--step",
-        step_path,
-        "--campaign",
-        "c1",
-        "--mps",
-        "10",
-    ]
-    process = subprocess.Popen(
-        command,
-        env=environment(sandbox),
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    files = write(tmp_path, [f"{n},n" for n in recipients(40)])
+    process = start_campaign(sandbox, tmp_path, files, "10", piped=False)
     time.sleep(1.5)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)

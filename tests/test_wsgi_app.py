@@ -55,6 +55,21 @@ def signed_post(client: Any, url: str, fields: dict[str, str], **headers: str) -
     )
 
 
+def forwarded_post(client: Any) -> Any:
+    """A webhook signed over the public URL, arriving through a proxy that says so."""
+    public = "https://hooks.example.com/hooks/twilio/v1/newIncomingSMS"
+    signature = RequestValidator(TOKEN).compute_signature(public, FIELDS)
+    return client.post(
+        "/hooks/twilio/v1/newIncomingSMS",
+        data=FIELDS,
+        headers={
+            "X-Twilio-Signature": signature,
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "hooks.example.com",
+        },
+    )
+
+
 def test_the_frameworks_own_routes_still_answer(client: Any) -> None:
     assert client.get("/health").text == "ok"
 
@@ -85,17 +100,7 @@ def test_a_path_that_is_no_trigger_is_404(client: Any) -> None:
 def test_forwarded_headers_are_ignored_unless_trusted(
     client: Any, received: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    public = "https://hooks.example.com/hooks/twilio/v1/newIncomingSMS"
-    signature = RequestValidator(TOKEN).compute_signature(public, FIELDS)
-    answer = client.post(
-        "/hooks/twilio/v1/newIncomingSMS",
-        data=FIELDS,
-        headers={
-            "X-Twilio-Signature": signature,
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": "hooks.example.com",
-        },
-    )
+    answer = forwarded_post(client)
     assert answer.status_code == 403
 
 
@@ -103,17 +108,7 @@ def test_forwarded_headers_are_ignored_unless_trusted(
 def test_trusted_forwarded_headers_give_the_public_url(
     client: Any, received: list[tuple[str, dict[str, Any]]]
 ) -> None:
-    public = "https://hooks.example.com/hooks/twilio/v1/newIncomingSMS"
-    signature = RequestValidator(TOKEN).compute_signature(public, FIELDS)
-    answer = client.post(
-        "/hooks/twilio/v1/newIncomingSMS",
-        data=FIELDS,
-        headers={
-            "X-Twilio-Signature": signature,
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-Host": "hooks.example.com",
-        },
-    )
+    answer = forwarded_post(client)
     assert answer.status_code == 200
     assert len(received) == 1
 

@@ -994,6 +994,11 @@ def _quiet_stdout(console: Console) -> None:
         os.dup2(devnull, console.out.fileno())
 
 
+def _sender(parameters: Mapping[str, Any]) -> str:
+    """Who a step sends from, as pacing counts it: its From, else its Messaging Service."""
+    return str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
+
+
 def _journal_exists(path: str) -> None:
     if path.startswith(("postgresql://", "postgres://")):
         return  # a server: opening it says whether it can be reached
@@ -1036,7 +1041,7 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
         pacer = Pacer(args.mps, max_concurrent=args.concurrency)
 
         def pace(parameters: Mapping[str, Any]) -> None:
-            sender = str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
+            sender = _sender(parameters)
             body = parameters.get("Body")
             segments = estimate(body)["segments"] if isinstance(body, str) and body else 1
             media = bool(parameters.get("MediaUrl"))
@@ -1045,7 +1050,7 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
                 run.stopping.wait(delay)  # its turn, or an interrupt, whichever comes first
 
         def later(parameters: Mapping[str, Any], refused: RefusedError) -> None:
-            sender = str(parameters.get("From") or parameters.get("MessagingServiceSid") or "")
+            sender = _sender(parameters)
             if getattr(refused, "code", None) == QUEUE_FULL:
                 pacer.pause(sender)
             else:

@@ -27,7 +27,7 @@ from twilio_component.errors import (
     UnknownOutcomeError,
 )
 from twilio_component.host import Host
-from twilio_component.journal import Journal, Record
+from twilio_component.journal import Journal
 from twilio_component.workflow import resolve
 
 __all__ = ["Campaign", "Row", "Summary", "read_rows", "report", "status"]
@@ -297,7 +297,7 @@ def report(journal: Journal, campaign_id: str, out: TextIO) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["to", "state", "sid", "error_code", "status"])
     count = 0
-    for record in _records(journal, campaign_id):
+    for record in journal.records(f"campaign/{campaign_id}/"):
         output = record.output or {}
         writer.writerow(
             [
@@ -310,10 +310,6 @@ def report(journal: Journal, campaign_id: str, out: TextIO) -> int:
         )
         count += 1
     return count
-
-
-def _records(journal: Journal, campaign_id: str) -> Iterator[Record]:
-    yield from journal.records(f"campaign/{campaign_id}/")
 
 
 def plain_progress(err: TextIO, total: int) -> Callable[[Summary], None]:
