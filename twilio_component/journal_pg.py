@@ -1,117 +1,226 @@
 """The journal on PostgreSQL: the same records, claims and queries as on SQLite, shared by many
-machines; writers take one advisory lock per transaction, as SQLite's single writer does."""
+machines; writers take one advisory lock per transaction, as SQLite's single writer does.
+
+Connections come from a pool (``psycopg_pool``): each thread's transaction or read runs on a
+connection of its own, so one thread waiting inside the database does not hold up another's
+read. Every connection is checked as it leaves the pool; after a server restart the broken ones
+are all replaced (a transaction or read that still meets one is retried once, before anything
+was written)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from typing import Any
+from contextlib import contextmanager, nullcontext, suppress
+from typing import TYPE_CHECKING, Any, cast
 
 from twilio_component.errors import ComponentError
 from twilio_component.journal import DEFAULT_LEASE, SCHEMA, Journal
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+    from psycopg_pool import ConnectionPool
 
 __all__ = ["PostgresJournal"]
 
 #: The advisory lock every journal write holds (an arbitrary constant: "twjr").
 WRITE_LOCK = 0x74776A72
+#: Connections a journal keeps at most (one per thread inside the database at once).
+DEFAULT_POOL_SIZE = 10
+#: Seconds to wait for the server when the journal opens.
+CONNECT_TIMEOUT = 10
+#: What the journal's connections call themselves (``pg_stat_activity.application_name``).
+APPLICATION_NAME = "twilio-component journal"
+_INSTALL = "pip install 'twilio-component[postgres]'"
 
 
-class _Database:
-    """A psycopg connection with the SQLite module's calls (``?`` placeholders), reconnecting
-    when the server went away between transactions (a restart, a failover)."""
+class _Result:
+    """A read's rows, fetched before its connection went back to the pool."""
 
-    def __init__(self, url: str) -> None:
-        try:
-            import psycopg
-        except ImportError:
-            raise ComponentError(
-                "a postgresql:// journal needs psycopg: pip install 'twilio-component[postgres]'"
-            ) from None
-        self._psycopg = psycopg
-        self.url = url
-        self._connection = self._connect()
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
 
-    def _connect(self) -> Any:
-        try:
-            return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
-        except self._psycopg.OperationalError as error:
-            where = self.url.rsplit("@", maxsplit=1)[-1]  # never the password
-            raise ComponentError(f"the journal at {where} cannot be reached: {error}") from None
+    def fetchone(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Any]:
+        return list(self._rows)
+
+
+class _Transaction:
+    """One pooled connection inside a write transaction, with the SQLite module's calls (``?``
+    placeholders)."""
+
+    def __init__(self, connection: Connection[Any]) -> None:
+        self._connection = connection
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        return self._connection.execute(sql.replace("?", "%s"), tuple(parameters))
+        return self._connection.execute(_pg(sql), tuple(parameters))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._connection.cursor() as cursor:
-            cursor.executemany(sql.replace("?", "%s"), [tuple(r) for r in rows])
+            cursor.executemany(_pg(sql), [tuple(r) for r in rows])
 
-    def begin(self) -> None:
-        """Start a transaction holding the write lock; reconnect once if the server left."""
-        for attempt in (1, 2):
+
+class _Database:
+    """A pool of psycopg connections to one database."""
+
+    def __init__(self, url: str, pool_size: int) -> None:
+        try:
+            import psycopg
+        except ImportError:
+            raise ComponentError(f"a postgresql:// journal needs psycopg: {_INSTALL}") from None
+        try:
+            from psycopg_pool import ConnectionPool, PoolTimeout
+        except ImportError:
+            raise ComponentError(
+                f"a postgresql:// journal needs psycopg_pool: {_INSTALL}"
+            ) from None
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
+        self._psycopg = psycopg
+        self.where = url.rsplit("@", maxsplit=1)[-1]  # never the password
+        options: dict[str, Any] = {
+            "autocommit": True,
+            "connect_timeout": CONNECT_TIMEOUT,
+            "application_name": APPLICATION_NAME,
+        }
+        # The pool's own failure after its timeout says nothing of why: one plain connection
+        # first gives the server's reason at once (refused, unknown host, bad database...).
+        try:
+            psycopg.connect(url, **options).close()
+        except psycopg.OperationalError as error:
+            raise ComponentError(
+                f"the journal at {self.where} cannot be reached: {error}"
+            ) from None
+        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs=options,
+            check=self._check,
+            open=False,
+            name=f"journal {self.where}",
+        )
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT)
+        except PoolTimeout:
+            self._pool.close()
+            raise ComponentError(
+                f"the journal at {self.where} cannot be reached: no connection after "
+                f"{CONNECT_TIMEOUT} s"
+            ) from None
+
+    def _check(self, connection: Connection[Any]) -> None:
+        """The pool's check of a connection it hands out; a broken one means the server went
+        away: test every idle connection now (replacing the broken ones) rather than meeting
+        them one by one, the pool pausing longer after each (0, 1, 2, 4... s: with ten broken
+        connections a thread would give up before the last)."""
+        from psycopg_pool import ConnectionPool
+
+        try:
+            ConnectionPool.check_connection(connection)
+        except self._psycopg.Error:
+            self._pool.check()
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Transaction]:
+        """A transaction holding the write lock, on a connection of its own; if the connection
+        fails before the lock is held (the server left), once more on a fresh one. A failure
+        after that is never retried here: the caller cannot know what was committed."""
+        connection = self._begin()
+        try:
             try:
-                self._connection.execute("BEGIN")
-                self._connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield _Transaction(connection)
+            except BaseException:
+                with suppress(self._psycopg.Error):
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            self._pool.putconn(connection)
+
+    def _begin(self) -> Connection[Any]:
+        for attempt in (1, 2):
+            connection = self._pool.getconn()
+            try:
+                connection.execute("BEGIN")
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except self._psycopg.OperationalError:
+                self._pool.putconn(connection)  # a broken one is discarded, not pooled
+                if attempt == 2:
+                    raise
+                self._pool.check()
+            else:
+                return connection
+        raise AssertionError("unreachable")
+
+    def read(self, sql: str, parameters: Sequence[Any] = ()) -> _Result:
+        """A read outside any transaction, on a connection of its own, once more on a fresh one
+        if the server left; its rows are fetched before the connection goes back."""
+        for attempt in (1, 2):
+            connection = self._pool.getconn()
+            try:
+                cursor = connection.execute(_pg(sql), tuple(parameters))
+                rows = cursor.fetchall() if cursor.description is not None else []
+                return _Result(rows, cursor.rowcount)
             except self._psycopg.OperationalError:
                 if attempt == 2:
                     raise
-                self._reconnect()
-            else:
-                return
-
-    def _reconnect(self) -> None:
-        with suppress(self._psycopg.Error):
-            self._connection.close()
-        self._connection = self._connect()
-
-    def read(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        """A read outside any transaction, reconnecting once if the server left."""
-        try:
-            return self.execute(sql, parameters)
-        except self._psycopg.OperationalError:
-            self._reconnect()
-            return self.execute(sql, parameters)
+            finally:
+                self._pool.putconn(connection)
+            self._pool.check()
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
-        self._connection.close()
+        self._pool.close()
 
 
 class PostgresJournal(Journal):
     """A journal in a PostgreSQL database (``postgresql://user@host/db``); thread-safe, and any
-    number of processes and machines may share it."""
+    number of processes and machines may share it. Up to ``pool_size`` of its threads are in the
+    database at once, each on a connection of its own; writers still take turns (one advisory
+    lock per write transaction), readers do not wait for them."""
 
-    def __init__(self, url: str, *, lease: float = DEFAULT_LEASE) -> None:
+    def __init__(
+        self, url: str, *, lease: float = DEFAULT_LEASE, pool_size: int = DEFAULT_POOL_SIZE
+    ) -> None:
         self.path = url.rsplit("@", maxsplit=1)[-1]
         self.lease = lease
-        self._lock = threading.RLock()
-        self._pg = _Database(url)
+        # The SQLite journal's reads hold its lock around the one connection; here each read
+        # takes a connection from the pool, so no process-wide lock is needed.
+        self._lock = cast(Any, nullcontext())
+        self._pg = _Database(url, pool_size)
         self._db = _Reads(self._pg)
-        with self._transaction() as db:
-            for statement in SCHEMA:
-                db.execute(statement)
+        try:
+            with self._transaction() as db:
+                for statement in SCHEMA:
+                    db.execute(statement)
+        except BaseException:
+            self._pg.close()
+            raise
 
     def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            self._pg.close()
+        """Close every connection of the pool."""
+        self._pg.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        with self._lock:
-            self._pg.begin()
-            try:
-                yield self._pg
-            except BaseException:
-                self._pg.execute("ROLLBACK")
-                raise
-            self._pg.execute("COMMIT")
+        with self._pg.transaction() as db:
+            yield db
 
 
 class _Reads:
-    """What the SQLite journal's reads call (``self._db.execute``), reconnecting as needed."""
+    """What the SQLite journal's reads call (``self._db.execute``), on pooled connections."""
 
     def __init__(self, database: _Database) -> None:
         self._database = database
 
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Result:
         return self._database.read(sql, parameters)
+
+
+def _pg(sql: str) -> str:
+    """SQLite's ``?`` placeholders as psycopg's ``%s``."""
+    return sql.replace("?", "%s")
