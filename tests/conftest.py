@@ -146,3 +146,22 @@ def postgres_url(postgres_server_url: str) -> str:
     from postgres_server import fresh_database
 
     return fresh_database(postgres_server_url)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[Any]:
+    """A private Redis server for one test, on a free port: the test may kill and restart it
+    (never skipped: a missing redis-server fails the test)."""
+    from redis_server import private_server
+
+    with private_server() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_server() -> Iterator[Any]:
+    """A private PostgreSQL server for one test, which it may stop, kill and start again."""
+    from postgres_server import private_server
+
+    with private_server() as server:
+        yield server

@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_sandbox(commands)
+    from twilio_component import cli_distributed
+
+    cli_distributed.add_worker(commands)
     return parser
 
 
@@ -330,6 +333,10 @@ def _add_campaign(commands: Any) -> None:
         "messages per second when each answer takes 300 ms)",
     )
     network_options(campaign_send)
+    from twilio_component import cli_distributed
+
+    cli_distributed.add_broker_options(campaign_send)
+    cli_distributed.add_resume(campaigns)
     for name, what in (("status", "print a campaign's counts"), ("report", "print its CSV report")):
         sub = campaigns.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
         sub.add_argument("campaign", metavar="ID")
@@ -984,6 +991,10 @@ def _campaign(args: argparse.Namespace, console: Console, environ: Mapping[str, 
         except BrokenPipeError:  # the reader stopped early (| head): nothing is lost
             _quiet_stdout(console)
         return EXIT_OK
+    if args.campaign_command == "resume":
+        from twilio_component.cli_distributed import resume_campaign
+
+        return resume_campaign(args, console)
     return _campaign_send(args, console, environ)
 
 
@@ -1006,11 +1017,19 @@ def _journal_exists(path: str) -> None:
         raise UsageError(f"--journal {path}: no such journal (campaign send creates it)")
 
 
-def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
-    from twilio_component.pacing import Pacer
+def _check_broker_flags(args: argparse.Namespace) -> None:
+    if args.journal is None and args.broker:
+        raise UsageError(
+            "--broker needs --journal, the one the workers use (postgresql://…): it is what "
+            "decides whether a row may be sent"
+        )
+    if args.wait and not args.broker:
+        raise UsageError("--wait follows a campaign sent with --broker; give --broker too")
+
+
+def _campaign_input(args: argparse.Namespace) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """The CSV's columns and rows and the step of campaign send; UsageError when unusable."""
     from twilio_component.twilio import campaign
-    from twilio_component.twilio.errors import QUEUE_FULL
-    from twilio_component.twilio.segments import estimate
 
     try:
         text = Path(args.recipients).read_bytes().decode("utf-8-sig")
@@ -1027,6 +1046,17 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
     step = _read_json(args.step)
     if not isinstance(step, dict) or "type" not in step:
         raise UsageError(f"{args.step}: must be one step, an object with 'type' and 'parameters'")
+    return columns, rows, step
+
+
+def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    from twilio_component.pacing import Pacer
+    from twilio_component.twilio import campaign
+    from twilio_component.twilio.errors import QUEUE_FULL
+    from twilio_component.twilio.segments import estimate
+
+    columns, rows, step = _campaign_input(args)
+    _check_broker_flags(args)
     if args.journal is None:
         args.journal = DEFAULT_JOURNAL
     with _target(args, console, environ) as (host, connections):
@@ -1037,6 +1067,12 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
                 console.problem(_one_line(problem))
             console.problem(f"nothing was sent ({len(problems)} problem(s)).")
             return EXIT_INVALID
+        if args.broker:
+            from twilio_component.cli_distributed import enqueue_campaign
+
+            return enqueue_campaign(
+                args, console, host=host, run=run, steps=steps, duplicates=duplicates
+            )
         connection = connections.for_component(host.component_of(step["type"]))
         pacer = Pacer(args.mps, max_concurrent=args.concurrency)
 
@@ -1322,6 +1358,10 @@ def main(
             return _describe(args, console)
         if args.command == "estimate":
             return _estimate(args, console)
+        if args.command == "worker":
+            from twilio_component.cli_distributed import run_worker
+
+            return run_worker(args, console, env)
         return _sandbox(args, console)
     except (ComponentError, UsageError, SentThenFailed) as error:
         _report(error, console)

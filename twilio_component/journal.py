@@ -144,6 +144,10 @@ class Claim:
 class Journal:
     """An SQLite journal file; thread-safe, and several processes may share the file."""
 
+    #: What the journal raises while it cannot be reached for a moment (a locked file, a
+    #: server restarting): a write that failed so may be tried again.
+    transient: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+
     def __init__(self, path: str | os.PathLike[str], *, lease: float = DEFAULT_LEASE) -> None:
         self.path = os.fspath(path)
         self.lease = lease

@@ -193,6 +193,10 @@ class PostgresJournal(Journal):
         self._lock = cast(Any, nullcontext())
         self._pg = _Database(url, pool_size)
         self._db = _Reads(self._pg)
+        import psycopg
+        from psycopg_pool import PoolTimeout
+
+        self.transient = (psycopg.OperationalError, PoolTimeout)
         try:
             with self._transaction() as db:
                 for statement in SCHEMA:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ from twilio_component.errors import (
     RefusedError,
     UnknownOutcomeError,
 )
-from twilio_component.journal import new_owner
+from twilio_component.journal import Journal, new_owner
 
 if TYPE_CHECKING:
     from twilio_component.host import Host, _Entry
@@ -56,13 +57,36 @@ def execute_keyed(
         if refused.retry_later:  # refused for now, not for good: a rerun sends it
             journal.release(key, owner)
         else:
-            journal.failed(key, owner, getattr(refused, "code", None), _first_line(refused))
+            code, why = getattr(refused, "code", None), _first_line(refused)
+            _record(journal, lambda: journal.failed(key, owner, code, why))
         raise
     except BaseException as error:  # unknown outcome, a handler's failure, an interrupt
         journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")
         raise
-    journal.sent(key, owner, output)
+    _record(journal, lambda: journal.sent(key, owner, output))
     return output
+
+
+#: How long a write of what was sent waits for a journal that cannot be reached (a server
+#: restarting) before giving up; the key then stays claimed and is reconciled later.
+RECORD_PATIENCE = 30.0
+
+
+def _record(journal: Journal, write: Callable[[], None]) -> None:
+    """Write an outcome that happened, trying again while the journal is briefly unreachable:
+    the request has left, so giving up early would leave a key to reconcile for nothing."""
+    deadline = time.monotonic() + RECORD_PATIENCE
+    delay = 0.05
+    while True:
+        try:
+            write()
+        except journal.transient:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(1.0, delay * 2)
+        else:
+            return
 
 
 def _reconcile(

@@ -269,6 +269,12 @@ class Pacer:
             return report
 
 
+def cost(sender: str, segments: int = 1, *, has_media: bool = False) -> float:
+    """What one message of ``segments`` from ``sender`` takes of its pace, in text segments
+    (a WhatsApp media message takes more than one text message's worth)."""
+    return _cost(sender, segments, has_media)
+
+
 def _cost(sender: str, segments: int, has_media: bool) -> float:
     if isinstance(segments, bool) or not isinstance(segments, int) or segments < 1:
         raise ValueError(f"segments must be an integer >= 1, not {segments!r}")

@@ -1,0 +1,348 @@
+"""Campaigns on Celery workers against real servers: Redis, PostgreSQL, the sandbox, worker
+processes; killed and restarted, each recipient still gets exactly one message."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery_workers import (
+    busiest_second,
+    campaign_files,
+    cli,
+    per_recipient,
+    wait_for,
+    workers,
+)
+
+from twilio_component.journal import open_journal
+from twilio_component.sandbox import Sandbox
+from twilio_component.twilio import campaign
+
+SENDER = "+15005550006"
+
+
+def numbers(count: int, prefix: str = "+1555") -> list[str]:
+    return [f"{prefix}{i:07d}" for i in range(count)]
+
+
+def env_of(sandbox: Sandbox) -> dict[str, str]:
+    return {
+        "TWILIO_ACCOUNT_SID": sandbox.account_sid,
+        "TWILIO_AUTH_TOKEN": sandbox.auth_token,
+        "TWILIO_API_BASE_URL": sandbox.base_url,
+    }
+
+
+def send_command(
+    rows: Path, step: Path, campaign_id: str, broker: str, journal: str, *more: str
+) -> list[str]:
+    return [
+        "campaign",
+        "send",
+        str(rows),
+        "--step",
+        str(step),
+        "--campaign",
+        campaign_id,
+        "--broker",
+        broker,
+        "--journal",
+        journal,
+        *more,
+    ]
+
+
+def sent_count(journal: str, campaign_id: str) -> int:
+    counts = campaign.status(open_journal(journal), campaign_id) or {}
+    return int(counts.get("sent", 0))
+
+
+def test_three_workers_send_each_recipient_exactly_once(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    recipients = numbers(90)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    with workers(tmp_path, redis_server.url, postgres_url, env, count=3) as pool:
+        done = cli(
+            *send_command(rows, step, "three", redis_server.url, postgres_url, "--mps", "500"),
+            "--wait",
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr + pool.logs()
+    summary = json.loads(done.stdout)
+    assert (summary["total"], summary["sent"], summary["enqueued"]) == (90, 90, 90)
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_campaign_send_without_wait_enqueues_and_the_workers_finish_it(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    recipients = numbers(20)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    queued = cli(*send_command(rows, step, "later", redis_server.url, postgres_url), env=env)
+    assert queued.returncode == 0, queued.stderr
+    assert json.loads(queued.stdout)["enqueued"] == 20
+    assert twilio_sandbox.messages == []  # nothing is sent by campaign send itself
+    with workers(tmp_path, redis_server.url, postgres_url, env, count=1):
+        wait_for(lambda: sent_count(postgres_url, "later") == 20, 60, "20 rows sent")
+    status = cli("campaign", "status", "later", "--journal", postgres_url, env=env)
+    assert json.loads(status.stdout)["sent"] == 20
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_workers_share_one_senders_pace(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    mps = 30
+    rows, step = campaign_files(tmp_path, numbers(150), SENDER)
+    env = env_of(twilio_sandbox)
+    with workers(tmp_path, redis_server.url, postgres_url, env, count=3) as pool:
+        done = cli(
+            *send_command(rows, step, "paced", redis_server.url, postgres_url, "--mps", str(mps)),
+            "--wait",
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr + pool.logs()
+    messages = twilio_sandbox.messages
+    assert len(messages) == 150
+    # Each wall-clock second (date_created has one-second resolution) holds at most the
+    # sender's rate and one message: three workers keep one pace between them.
+    assert busiest_second(messages) <= mps + 1
+
+
+def test_a_worker_killed_mid_campaign_then_resume_sends_each_recipient_once(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    recipients = numbers(240)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    broker = redis_server.url
+    with workers(tmp_path, broker, postgres_url, env, count=3) as pool:
+        queued = cli(
+            *send_command(rows, step, "kill", broker, postgres_url, "--mps", "60"), env=env
+        )
+        assert queued.returncode == 0, queued.stderr
+        wait_for(lambda: len(twilio_sandbox.messages) >= 60, 60, "a quarter sent")
+        pool.kill(pool.processes[0])  # its reserved and running tasks are cut off
+        pool.start()
+        resumed = cli(
+            "campaign",
+            "resume",
+            "kill",
+            "--broker",
+            broker,
+            "--journal",
+            postgres_url,
+            "--wait",
+            env=env,
+        )
+        assert resumed.returncode == 0, resumed.stderr + pool.logs()
+    assert json.loads(resumed.stdout)["sent"] == 240
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_redis_killed_and_restarted_then_resume_sends_each_recipient_once(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    recipients = numbers(240)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    broker = redis_server.url
+    with workers(tmp_path, broker, postgres_url, env, count=2) as pool:
+        queued = cli(
+            *send_command(rows, step, "lost", broker, postgres_url, "--mps", "60"), env=env
+        )
+        assert queued.returncode == 0, queued.stderr
+        wait_for(lambda: len(twilio_sandbox.messages) >= 60, 60, "a quarter sent")
+        redis_server.kill()  # every queued task, and the pace, are gone
+        time.sleep(1)
+        redis_server.start()
+        resumed = cli(
+            "campaign",
+            "resume",
+            "lost",
+            "--broker",
+            broker,
+            "--journal",
+            postgres_url,
+            "--wait",
+            env=env,
+        )
+        assert resumed.returncode == 0, resumed.stderr + pool.logs()
+    assert json.loads(resumed.stdout)["sent"] == 240
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_postgres_restarted_mid_campaign_loses_and_doubles_nothing(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_server: Any
+) -> None:
+    recipients = numbers(200)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    journal = postgres_server.url
+    with workers(tmp_path, redis_server.url, journal, env, count=2) as pool:
+        queued = cli(
+            *send_command(rows, step, "pg", redis_server.url, journal, "--mps", "50"), env=env
+        )
+        assert queued.returncode == 0, queued.stderr
+        wait_for(lambda: len(twilio_sandbox.messages) >= 50, 60, "a quarter sent")
+        postgres_server.kill()
+        postgres_server.start()
+        # No resume: the tasks that could not reach the journal waited for it.
+        wait_for(lambda: sent_count(journal, "pg") == 200, 180, "every row sent", every=1)
+        assert "Traceback" not in pool.logs() or "OperationalError" in pool.logs()
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_two_deliveries_of_one_row_racing_send_it_once(
+    tmp_path: Path, redis_server: Any, postgres_url: str
+) -> None:
+    from twilio_component.distributed import make_app
+    from twilio_component.distributed.tasks import TASK_NAME
+
+    with Sandbox(latency=0.5) as slow:  # the first delivery is still sending when the second comes
+        env = env_of(slow)
+        app = make_app(redis_server.url)
+        step = {
+            "type": "twilio/v1/sendSMS",
+            "parameters": {"To": "+15558675310", "From": SENDER, "Body": "once"},
+        }
+        with workers(tmp_path, redis_server.url, postgres_url, env, count=2):
+            for _ in range(2):
+                app.send_task(TASK_NAME, kwargs={"step": step, "key": "race/1", "pace": None})
+            journal = open_journal(postgres_url)
+
+            def settled() -> bool:
+                record = journal.get("race/1")
+                return record is not None and record.state == "sent"
+
+            wait_for(settled, 60, "the row recorded as sent")
+            time.sleep(4)  # the other delivery, busy at first, looks again and finds it sent
+        assert len(slow.messages) == 1
+
+
+def test_worker_without_credentials_says_which_variable_is_missing(
+    redis_server: Any, postgres_url: str
+) -> None:
+    done = cli(
+        "worker",
+        "--broker",
+        redis_server.url,
+        "--journal",
+        postgres_url,
+        env={"TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": ""},
+    )
+    assert done.returncode == 2
+    assert "TWILIO_AUTH_TOKEN" in done.stderr
+
+
+def test_broker_that_cannot_be_reached_is_named_without_its_password(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    rows, step = campaign_files(tmp_path, numbers(2), SENDER)
+    broker = "redis://:hunter2secret@127.0.0.1:1/0"
+    done = cli(*send_command(rows, step, "nowhere", broker, postgres_url), env={})
+    assert done.returncode == 2
+    assert "127.0.0.1:1/0" in done.stderr
+    assert "hunter2secret" not in done.stderr + done.stdout
+
+
+def test_broker_without_a_journal_is_refused_before_anything_is_enqueued(
+    tmp_path: Path, redis_server: Any
+) -> None:
+    rows, step = campaign_files(tmp_path, numbers(2), SENDER)
+    done = cli(
+        "campaign",
+        "send",
+        str(rows),
+        "--step",
+        str(step),
+        "--campaign",
+        "x",
+        "--broker",
+        redis_server.url,
+        env={},
+    )
+    assert done.returncode == 2
+    assert "--journal" in done.stderr
+
+
+def test_wait_without_a_broker_is_a_usage_error(tmp_path: Path) -> None:
+    rows, step = campaign_files(tmp_path, numbers(2), SENDER)
+    done = cli(
+        "campaign", "send", str(rows), "--step", str(step), "--campaign", "x", "--wait", env={}
+    )
+    assert done.returncode == 2
+    assert "--broker" in done.stderr
+
+
+def test_resume_of_an_unknown_campaign_is_a_usage_error(
+    redis_server: Any, postgres_url: str
+) -> None:
+    done = cli(
+        "campaign",
+        "resume",
+        "nope",
+        "--broker",
+        redis_server.url,
+        "--journal",
+        postgres_url,
+        env={},
+    )
+    assert done.returncode == 2
+    assert "nope" in done.stderr
+
+
+def test_invalid_rows_are_reported_and_nothing_is_enqueued(
+    tmp_path: Path, redis_server: Any, postgres_url: str
+) -> None:
+    import redis
+
+    rows, step = campaign_files(tmp_path, ["+15551234567", "not-a-number"], SENDER)
+    done = cli(*send_command(rows, step, "bad", redis_server.url, postgres_url), env={})
+    assert done.returncode == 2
+    assert "line 3" in done.stderr
+    assert redis.Redis.from_url(redis_server.url).llen("twilio-component") == 0
+
+
+@pytest.fixture
+def thread_errors() -> list[BaseException]:
+    return []
+
+
+def test_tasks_enqueued_concurrently_are_each_planned_once(
+    tmp_path: Path,
+    twilio_sandbox: Sandbox,
+    redis_server: Any,
+    postgres_url: str,
+    thread_errors: list[BaseException],
+) -> None:
+    """Two campaign sends of the same campaign at once (a double click): one message each."""
+    recipients = numbers(40)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+
+    def send() -> None:
+        try:
+            done = cli(*send_command(rows, step, "twice", redis_server.url, postgres_url), env=env)
+            assert done.returncode == 0, done.stderr
+        except BaseException as error:  # reported by the test, not lost in the thread
+            thread_errors.append(error)
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not thread_errors
+    with workers(tmp_path, redis_server.url, postgres_url, env, count=2):
+        wait_for(lambda: sent_count(postgres_url, "twice") == 40, 60, "40 rows sent")
+        time.sleep(1)
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)

@@ -1,0 +1,322 @@
+"""The command line on Celery: ``campaign send --broker``, ``campaign resume`` and ``worker``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from twilio_component.cli import (
+    DEFAULT_CONCURRENCY,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    Console,
+    UsageError,
+    _at_least_one,
+    _connection_from_environment,
+    _named_by_environment,
+    _sender,
+)
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from twilio_component.host import Host
+    from twilio_component.journal import Journal
+    from twilio_component.twilio.campaign import Campaign
+
+#: Slots of a worker unless told (--concurrency).
+DEFAULT_WORKER_CONCURRENCY = 8
+_NEEDS_CELERY = "the Celery workers need their extra: pip install 'twilio-component[celery]'"
+
+
+def add_broker_options(sub: argparse.ArgumentParser) -> None:
+    """--broker and --wait, for campaign send and campaign resume."""
+    sub.add_argument(
+        "--broker",
+        metavar="redis://…",
+        help="enqueue the rows for Celery workers (twilio-component worker) instead of sending "
+        "them here; needs --journal shared with the workers (postgresql://…)",
+    )
+    sub.add_argument(
+        "--wait",
+        action="store_true",
+        help="with --broker: follow the campaign to its end, with progress on stderr",
+    )
+
+
+def add_resume(campaigns: Any) -> None:
+    """campaign resume ID: enqueue again what the journal says is not done."""
+    resume = campaigns.add_parser(
+        "resume",
+        help="enqueue again every row of a campaign the journal says is not done",
+        description="Enqueue again, for Celery workers, every row of campaign ID that the "
+        "journal says is not sent, refused or held: after a lost broker or a killed worker. A "
+        "row enqueued twice is still sent once. Prints the campaign's counts; exit 0, or 4 "
+        "with --wait when rows are left.",
+    )
+    resume.add_argument("campaign", metavar="ID")
+    resume.add_argument(
+        "--journal", required=True, metavar="URL", help="the campaign's journal (postgresql://…)"
+    )
+    resume.add_argument("--broker", required=True, metavar="redis://…", help="the workers' broker")
+    resume.add_argument(
+        "--wait", action="store_true", help="follow the campaign to its end, with progress"
+    )
+
+
+def add_worker(commands: Any) -> None:
+    """worker: a Celery worker running keyed steps and campaign rows."""
+    worker = commands.add_parser(
+        "worker",
+        help="run a Celery worker that sends keyed steps and campaign rows",
+        description="Run a Celery worker for campaigns enqueued with --broker. The journal "
+        "decides whether a row may be sent (nothing twice, across kills and redeliveries); "
+        "each sender's pace and the cap on requests in flight are shared by every worker "
+        "through the broker's Redis. The connection comes from TWILIO_* in the environment. "
+        "Runs until SIGTERM or SIGINT (a warm shutdown: tasks running finish).",
+    )
+    worker.add_argument("--broker", required=True, metavar="redis://…", help="the Redis broker")
+    worker.add_argument(
+        "--journal", required=True, metavar="URL", help="the journal (postgresql://…)"
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=_at_least_one,
+        default=DEFAULT_WORKER_CONCURRENCY,
+        metavar="N",
+        help=f"tasks run at once (default {DEFAULT_WORKER_CONCURRENCY})",
+    )
+    worker.add_argument(
+        "--pool",
+        choices=("threads", "prefork", "solo"),
+        default="threads",
+        help="threads (default: sends wait on the network, threads share one journal pool), "
+        "prefork (one process per slot) or solo",
+    )
+    worker.add_argument(
+        "--loglevel",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default="WARNING",
+        help="Celery's log level (default WARNING)",
+    )
+
+
+def _app(broker: str) -> Celery:
+    if not broker.startswith(("redis://", "rediss://")):
+        raise UsageError(f"--broker {_safe(broker)}: give a Redis URL (redis://host:6379/0)")
+    try:
+        from twilio_component.distributed import make_app
+    except ImportError:
+        raise UsageError(_NEEDS_CELERY) from None
+    return make_app(broker)
+
+
+def _safe(url: str) -> str:
+    """A URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    return scheme + sep + rest.rsplit("@", maxsplit=1)[-1] if sep else url
+
+
+def _reachable(broker: str) -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(broker, socket_connect_timeout=5, socket_timeout=5).ping()
+    except redis.RedisError as error:
+        raise UsageError(
+            f"--broker {_safe(broker)}: cannot be reached ({type(error).__name__}); is Redis "
+            "running there?"
+        ) from None
+
+
+def enqueue_campaign(
+    args: argparse.Namespace,
+    console: Console,
+    *,
+    host: Host,
+    run: Campaign,
+    steps: Sequence[tuple[Any, dict[str, Any]]],
+    duplicates: int,
+) -> int:
+    """campaign send --broker: write the plan, enqueue the rows, and follow them with --wait."""
+    from twilio_component.distributed.campaigns import submit
+    from twilio_component.pacing import Pacer, cost
+    from twilio_component.twilio.segments import estimate
+
+    if args.sandbox:
+        raise UsageError("--broker and --sandbox: workers cannot reach an embedded sandbox")
+    app = _app(args.broker)
+    _reachable(args.broker)
+    pacer = Pacer(args.mps)
+    rows = []
+    for _, step in steps:
+        parameters = step["parameters"]
+        sender = _sender(parameters)
+        body = parameters.get("Body")
+        segments = estimate(body)["segments"] if isinstance(body, str) and body else 1
+        media = bool(parameters.get("MediaUrl"))
+        pace = {
+            "sender": sender,
+            "cost": cost(sender, max(1, int(segments)), has_media=media),
+            "mps": pacer.configured_mps(sender),
+            "cap": args.concurrency,
+        }
+        rows.append({"key": run.key(str(parameters["To"])), "step": step, "pace": pace})
+    enqueued = submit(app, host.journal, run.id, rows)
+    console.problem(
+        f"campaign {run.id}: {enqueued} row(s) enqueued on {_safe(args.broker)}"
+        + ("" if args.wait else "; campaign status shows how far the workers are")
+    )
+    return _report(
+        args,
+        console,
+        journal=host.journal,
+        campaign_id=run.id,
+        enqueued=enqueued,
+        duplicates=duplicates,
+    )
+
+
+def resume_campaign(args: argparse.Namespace, console: Console) -> int:
+    """campaign resume ID: enqueue again what is not done."""
+    from twilio_component.distributed.campaigns import resume
+    from twilio_component.journal import open_journal
+
+    app = _app(args.broker)
+    _reachable(args.broker)
+    journal = open_journal(args.journal)
+    enqueued = resume(app, journal, args.campaign)
+    if enqueued is None:
+        raise UsageError(
+            f"{_safe(args.journal)} has no campaign {args.campaign!r} sent with --broker"
+        )
+    console.problem(f"campaign {args.campaign}: {enqueued} row(s) not done enqueued again")
+    return _report(
+        args, console, journal=journal, campaign_id=args.campaign, enqueued=enqueued, duplicates=0
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    console: Console,
+    *,
+    journal: Journal,
+    campaign_id: str,
+    enqueued: int,
+    duplicates: int,
+) -> int:
+    from twilio_component.distributed.campaigns import follow
+    from twilio_component.twilio import campaign
+
+    counts = campaign.status(journal, campaign_id) or {}
+    if args.wait:
+        counts = follow(
+            journal, campaign_id, campaign.plain_progress(console.err, int(counts["total"]))
+        )
+    console.result({**counts, "enqueued": enqueued, "duplicates": duplicates})
+    if not args.wait:
+        return EXIT_OK
+    left = counts["total"] - counts["sent"] - counts["failed"]
+    if left:
+        console.problem(
+            f"campaign {campaign_id}: {left} row(s) not sent nor refused after nothing changed "
+            f"for a while; run campaign resume {campaign_id} to enqueue them again"
+        )
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
+def run_worker(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    """worker: check the connection, the journal and the broker, then consume until stopped."""
+    from twilio_component.journal import open_journal
+
+    _app(args.broker)  # the extra is installed and the URL is Redis's
+    with _named_by_environment():
+        _connection_from_environment(environ)
+    open_journal(args.journal).close()
+    _reachable(args.broker)
+    from twilio_component.distributed.app import BROKER_VARIABLE, JOURNAL_VARIABLE, QUEUE
+
+    if environ is not os.environ:
+        os.environ.update({k: v for k, v in environ.items() if k.startswith("TWILIO")})
+    os.environ[BROKER_VARIABLE] = args.broker
+    os.environ[JOURNAL_VARIABLE] = args.journal
+    console.problem(
+        f"worker: {args.concurrency} {args.pool} slot(s) on queue {QUEUE} of "
+        f"{_safe(args.broker)}; journal {_safe(args.journal)}"
+    )
+    console.err.flush()
+    return _supervise(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "--app",
+            "twilio_component.distributed",
+            "worker",
+            f"--concurrency={args.concurrency}",
+            f"--pool={args.pool}",
+            f"--loglevel={args.loglevel}",
+            f"--queues={QUEUE}",
+            f"--hostname=twilio-component-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        console,
+    )
+
+
+#: Seconds before a Celery worker that stopped by itself is started again.
+RESTART_AFTER = 1.0
+
+
+def _supervise(argv: list[str], console: Console) -> int:
+    """Run the Celery worker in a child process, and start it again whenever it stops without
+    being asked to: Celery's Redis transport can end a worker with an "unrecoverable error"
+    when the broker goes away, and a worker that stays down would leave its queue unserved.
+    SIGTERM and SIGINT are passed on (a warm shutdown); the child dies with this process."""
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, forward)
+    while True:
+        child = subprocess.Popen(argv, preexec_fn=_die_with_parent)  # noqa: S603, PLW1509 (our own argv)
+        code = child.wait()
+        if stopping:
+            return EXIT_OK if code in (0, -signal.SIGTERM, -signal.SIGINT) else code
+        console.problem(f"worker: Celery stopped by itself (exit {code}); starting it again")
+        console.err.flush()
+        time.sleep(RESTART_AFTER)
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the supervising process dies (Linux), even by SIGKILL."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "add_broker_options",
+    "add_resume",
+    "add_worker",
+    "enqueue_campaign",
+    "resume_campaign",
+    "run_worker",
+]

@@ -1,0 +1,111 @@
+"""Campaigns on workers: the plan written to the journal, its rows enqueued, resumed, followed.
+
+The journal is the truth and the broker only a pipe. ``submit`` writes every row's step (its
+key, its pace) to the journal before the first task is enqueued, so ``resume`` can re-enqueue,
+from the journal alone, every row not yet sent or refused: after a lost broker, a killed
+worker, or for no reason at all (a row enqueued twice is still sent once).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from celery import Celery
+
+from twilio_component.distributed.tasks import TASK_NAME, Pace
+from twilio_component.journal import Journal
+from twilio_component.twilio import campaign as campaigns
+
+__all__ = ["FINAL", "Planned", "follow", "plan_name", "resume", "submit"]
+
+#: States after which a row is never sent again.
+FINAL = ("sent", "failed", "held")
+#: ``follow`` gives up after this many seconds without any row changing.
+IDLE_LIMIT = 120.0
+
+Planned = Mapping[str, Any]
+"""One planned row: ``{"key": …, "step": {...}, "pace": {...}}``."""
+
+
+def plan_name(campaign_id: str) -> str:
+    """The journal note holding a campaign's planned rows."""
+    return f"campaign-plan/{campaign_id}"
+
+
+def submit(app: Celery, journal: Journal, campaign_id: str, rows: Sequence[Planned]) -> int:
+    """Write the plan to the journal, then enqueue every row not done yet; how many."""
+    journal.note(f"campaign/{campaign_id}", {"recipients": len(rows)})
+    journal.note(plan_name(campaign_id), {"rows": list(rows)})
+    return _enqueue(app, journal, campaign_id, rows)
+
+
+def resume(app: Celery, journal: Journal, campaign_id: str) -> int | None:
+    """Enqueue again every row the journal says is not done; how many (None: no such plan)."""
+    plan = journal.noted(plan_name(campaign_id))
+    if plan is None:
+        return None
+    return _enqueue(app, journal, campaign_id, plan["rows"])
+
+
+def _enqueue(app: Celery, journal: Journal, campaign_id: str, rows: Iterable[Planned]) -> int:
+    done = {
+        record.key
+        for record in journal.records(f"campaign/{campaign_id}/")
+        if record.state in FINAL
+    }
+    count = 0
+    with app.producer_or_acquire() as producer:
+        for row in rows:
+            if row["key"] in done:
+                continue
+            pace: Pace | None = row.get("pace")
+            app.send_task(
+                TASK_NAME,
+                kwargs={"step": row["step"], "key": row["key"], "pace": pace},
+                producer=producer,
+            )
+            count += 1
+    return count
+
+
+def follow(
+    journal: Journal,
+    campaign_id: str,
+    progress: Callable[[campaigns.Summary], None],
+    *,
+    poll: float = 0.5,
+    idle_limit: float = IDLE_LIMIT,
+    sleep: Callable[[float], object] = time.sleep,
+) -> dict[str, Any]:
+    """Watch the journal until every row is sent, refused or held, or nothing changed for
+    ``idle_limit`` seconds; the campaign's counts at the end."""
+    started = time.monotonic()
+    last: dict[str, Any] | None = None
+    changed = started
+    while True:
+        try:
+            counts = campaigns.status(journal, campaign_id) or {"total": 0}
+        except journal.transient:  # the journal restarting: the workers wait for it too
+            sleep(poll)
+            continue
+        summary = campaigns.Summary(
+            campaign_id,
+            total=int(counts["total"]),
+            sent=counts.get("sent", 0),
+            failed=counts.get("failed", 0) + counts.get("held", 0),
+            unknown=0,
+            pending=0,
+            elapsed=time.monotonic() - started,
+        )
+        progress(summary)
+        final = sum(counts.get(state, 0) for state in FINAL)
+        if final >= counts["total"]:
+            return counts
+        now = time.monotonic()
+        if counts != last:
+            last, changed = counts, now
+        elif now - changed >= idle_limit:
+            return counts
+        sleep(poll)

@@ -1,0 +1,211 @@
+"""The task: one keyed step, paced through Redis, sent only when the journal says it may be.
+
+A delivery of the task may be a second one (late acks, a killed worker, a visibility timeout,
+``campaign resume``): the journal's claim is what decides, so a second delivery returns what
+the first recorded, or waits while another worker holds the key. Every wait (the sender's next
+slot, a 429, a busy key) is handed back to Celery as a countdown: the task is retried later and
+its worker slot goes to another task meanwhile. Messages and outcomes are JSON.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
+from celery import Task, shared_task
+
+from twilio_component.errors import (
+    ComponentError,
+    KeyBusyError,
+    KeyConflictError,
+    KeyHeldError,
+    NotSentError,
+    RecordedRefusal,
+    RefusedError,
+    UnknownOutcomeError,
+)
+from twilio_component.host import Host
+
+__all__ = ["TASK_NAME", "Outcome", "Pace", "pace_of", "run_step"]
+
+TASK_NAME = "twilio_component.run_step"
+#: A wait shorter than this is slept in place: a retry would cost more than it saves.
+READY = 0.02
+#: A task that starts this late after its booked slot books a new one rather than send in a
+#: bunch with the tasks after it (what keeps every second within the sender's rate).
+LATE = 0.05
+#: How often a refusal for now (429, a full queue, a request that never left) is tried again.
+RETRIES_LATER = 8
+#: How often a key whose outcome is unknown is looked up again before it is left unknown.
+RETRIES_UNKNOWN = 3
+#: The longest countdown asked for, in seconds (below the broker's visibility timeout).
+LONGEST_WAIT = 60.0
+#: Seconds a place in flight is held at most (a killed worker's place comes back after it).
+IN_FLIGHT_LEASE = 120.0
+
+log = logging.getLogger(__name__)
+
+
+class Pace(TypedDict, total=False):
+    """How a step is paced: its sender, its cost in segments, the sender's rate, and the cap
+    on requests in flight across every worker (0 or absent: none)."""
+
+    sender: str
+    cost: float
+    mps: float
+    cap: int
+
+
+class Outcome(TypedDict, total=False):
+    """What one delivery of the task ended with (also in the journal)."""
+
+    key: str
+    state: str
+    output: dict[str, Any]
+    error_code: int | None
+    error: str
+
+
+def pace_of(sender: str, cost: float, mps: float, cap: int = 0) -> Pace:
+    """The pace of a step sent from ``sender``, costing ``cost`` segments, at ``mps``."""
+    return {"sender": sender, "cost": float(cost), "mps": float(mps), "cap": int(cap)}
+
+
+class Worker:
+    """What a worker process holds across tasks: one Host (its journal and connection pool),
+    its connection, and the shared pacer; built on the first task, once per process."""
+
+    _lock = threading.Lock()
+    _current: tuple[int, Worker] | None = None
+
+    def __init__(self, environ: Mapping[str, str], broker_url: str) -> None:
+        from twilio_component.distributed.app import JOURNAL_VARIABLE
+        from twilio_component.distributed.shared_pace import SharedPacer
+        from twilio_component.settings import RetryPolicy
+        from twilio_component.twilio.settings import Settings
+
+        journal = environ.get(JOURNAL_VARIABLE)
+        if not journal:
+            raise ComponentError(
+                f"the worker has no journal: set {JOURNAL_VARIABLE} (e.g. postgresql://…) or run "
+                "twilio-component worker --journal …"
+            )
+        # One attempt per delivery: a 429 comes back here and is retried as a countdown.
+        settings = Settings(environ=environ, journal=journal, retry=RetryPolicy(max_attempts=1))
+        self.host = Host.load(settings)
+        self.environ = environ
+        self.pacer = SharedPacer(broker_url)
+
+    @classmethod
+    def current(cls, broker_url: str) -> Worker:
+        """This process's worker state (a forked child builds its own)."""
+        with cls._lock:
+            if cls._current is None or cls._current[0] != os.getpid():
+                cls._current = (os.getpid(), cls(os.environ, broker_url))
+            return cls._current[1]
+
+    def connection_for(self, step_type: str) -> Mapping[str, Any]:
+        """The connection of the component that runs ``step_type``, from the environment."""
+        from twilio_component.cli import _connection_from_environment
+        from twilio_component.describe import OWN_COMPONENT
+
+        component = self.host.component_of(step_type)
+        if component.descriptor.name != OWN_COMPONENT:
+            raise ComponentError(
+                f"{step_type}: a worker only has the connection of {OWN_COMPONENT} (from its "
+                "environment)"
+            )
+        return _connection_from_environment(self.environ)
+
+
+@shared_task(
+    bind=True,
+    name=TASK_NAME,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+    ignore_result=True,
+)
+def run_step(
+    self: Task[Any, Any],
+    step: dict[str, Any],
+    key: str,
+    *,
+    pace: Pace | None = None,
+    slot: float | None = None,
+    tries: int = 0,
+) -> Outcome:
+    """Send ``step`` at most once for ``key``; its outcome (the journal holds it too)."""
+    worker = Worker.current(str(self.app.conf.broker_url))
+
+    def later(countdown: float, *, keep_slot: float | None = None, more: int = 0) -> Exception:
+        wait = min(LONGEST_WAIT, max(0.0, countdown))
+        kwargs = {"step": step, "key": key, "pace": pace, "slot": keep_slot, "tries": tries + more}
+        return self.retry(kwargs=kwargs, countdown=wait, max_retries=None)
+
+    if pace:
+        on_time = slot is not None and time.time() <= slot + LATE
+        if not on_time:
+            wait = worker.pacer.reserve(pace["sender"], pace["cost"], pace["mps"])
+            if wait > READY:
+                raise later(wait, keep_slot=time.time() + wait)
+            slot = time.time() + wait
+        early = (slot or 0.0) - time.time()
+        if early > 0:
+            time.sleep(min(early, READY))
+    token = None
+    if pace and pace.get("cap"):
+        token = worker.pacer.enter(pace["cap"], IN_FLIGHT_LEASE)
+        if token is None:  # every place in flight is taken: come back soon, for a new slot
+            raise later(0.05 + random.random() * 0.1)
+    journal = worker.host.journal
+    try:
+        connection = worker.connection_for(step["type"])
+        output = worker.host.execute(step, connection=connection, key=key)
+    except journal.transient as down:
+        # The journal could not be reached before anything was sent (a claim is the first
+        # thing a keyed step does): wait for it, however long; it is what decides.
+        log.warning("%s: the journal cannot be reached (%s); trying again", key, type(down))
+        raise later(1.0 + random.random()) from None
+    except RecordedRefusal as refused:
+        return {"key": key, "state": "failed", "error_code": refused.code, "error": str(refused)}
+    except KeyBusyError:
+        # Another delivery holds the key right now: look again when it has likely finished.
+        raise later(2.0 + random.random(), more=0) from None
+    except KeyHeldError as held:
+        return {"key": key, "state": "held", "error": str(held)}
+    except KeyConflictError as conflict:
+        return {"key": key, "state": "conflict", "error": str(conflict)}
+    except (RefusedError, NotSentError) as refused:
+        if isinstance(refused, RefusedError) and not refused.retry_later:
+            code = getattr(refused, "code", None)
+            return {"key": key, "state": "failed", "error_code": code, "error": str(refused)}
+        if pace:
+            _slow_down(worker, pace, refused)
+        if tries + 1 >= RETRIES_LATER:
+            log.warning("%s: refused for now %d times; left pending for a resume", key, tries + 1)
+            return {"key": key, "state": "pending", "error": str(refused)}
+        raise later(min(LONGEST_WAIT, 0.5 * 2**tries) * (0.5 + random.random()), more=1) from None
+    except UnknownOutcomeError as unknown:
+        if tries + 1 >= RETRIES_UNKNOWN:
+            return {"key": key, "state": "unknown", "error": str(unknown)}
+        raise later(5.0, more=1) from None  # the next claim looks it up before anything else
+    finally:
+        if token is not None:
+            worker.pacer.leave(token)
+    return {"key": key, "state": "sent", "output": output}
+
+
+def _slow_down(worker: Worker, pace: Pace, refused: ComponentError) -> None:
+    """Tell every worker's pace about a refusal for now: 21611 pauses, a 429 halves the rate."""
+    from twilio_component.twilio.errors import QUEUE_FULL
+
+    if getattr(refused, "code", None) == QUEUE_FULL:
+        worker.pacer.pause(pace["sender"])
+    elif getattr(refused, "status", None) == 429:
+        worker.pacer.slow_down(pace["sender"], pace["mps"])
