@@ -1150,7 +1150,9 @@ def _add_sandbox(commands: argparse._SubParsersAction[_Parser]) -> None:
         "sandbox",
         help="serve the Twilio sandbox until interrupted",
         description="Serve a Twilio-compatible sandbox. Prints one JSON line with base_url, "
-        "account_sid and auth_token, then serves until interrupted.",
+        "account_sid, auth_token and console_url (a web page showing the sandbox's "
+        "conversations live; its address holds an access token), then serves until "
+        "interrupted.",
     )
     sandbox.add_argument(
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
@@ -1250,6 +1252,7 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
                 "base_url": sandbox.base_url,
                 "account_sid": sandbox.account_sid,
                 "auth_token": sandbox.auth_token,
+                "console_url": sandbox.console_url,
             }
         )
         + "\n"
