@@ -311,21 +311,25 @@ def test_axe_finds_no_serious_or_critical_accessibility_violation(
 
 
 def test_a_screenshot_of_a_busy_console_is_written_as_a_test_artifact(
-    page: Page, served: Served
+    page: Page, served: Served, webhook: str
 ) -> None:
+    """The scene of docs/console.png (copied from test-artifacts/console.png)."""
     served.create(ALICE, "Your verification code is 481516. It expires in 10 minutes.")
-    served.control("POST", "inbound", {"From": ALICE, "To": OWN, "Body": "Thanks! Got it 👍"})
-    served.create(ALICE, "Great. Your order #1042 ships tomorrow 🚚")
-    served.create(BOB, "Reminder: dentist appointment Tuesday at 9:30.")
+    served.create(BOB, "Reminder: dentist appointment on Tuesday at 9:30.")
     served.control("POST", "faults", {"kind": "undelivered", "to": CAROL})
-    served.create(CAROL, "This one will not arrive")
+    served.create(CAROL, "Your table for two is booked for 8 pm.")
     served.control("POST", "faults", {"kind": "rate_limit"})
-    assert send(served, BOB, "Sent after a 429").returncode == 0
+    assert send(served, BOB, "Reply C to confirm, R to reschedule.").returncode == 0
     thread(page, ALICE).click()
-    expect(page.locator("#message-list li.message")).to_have_count(3)
-    expect(page.locator("#message-list li.message").last.locator(".history")).to_contain_text(
-        "delivered"
-    )
+    page.get_by_label("Reply", exact=True).fill("Thanks! Got it.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("#webhook-answer")).to_contain_text("answered 200")
+    served.create(ALICE, "Olá Ana, a sua encomenda nº 1042 chega amanhã às 10h.")
+    messages = page.locator("#message-list li.message")
+    expect(messages).to_have_count(3)
+    expect(messages.last.locator(".history")).to_contain_text("delivered")
+    expect(page.locator("#request-rows tr").filter(has_text="429")).to_have_count(1)
+    page.locator("#reply").blur()
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "console.png"
     page.screenshot(path=str(shot), full_page=True)

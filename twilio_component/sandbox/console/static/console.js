@@ -258,7 +258,10 @@
   }
 
   function shortPath(path) {
-    return path.replace(/^\/2010-04-01\/Accounts\/AC[0-9a-fA-F]{32}\//, "").replace(/\.json$/, "");
+    return path
+      .replace(/^\/2010-04-01\/Accounts\/AC[0-9a-fA-F]{32}\//, "")
+      .replace(/\.json$/, "")
+      .replace(/\b((?:SM|MM|PN)[0-9a-f]{4})[0-9a-f]{28}\b/g, "$1…");
   }
 
   function renderRequests() {
@@ -276,9 +279,9 @@
         "tr",
         { "data-status": status },
         element("td", {}, timeElement(answer.at)),
-        element("td", { text: what }),
         element("td", { className: bad ? "status-error" : "status-ok", text: status }),
         element("td", { text: answer.error_code ? String(answer.error_code) : "" }),
+        element("td", { className: "what", text: what }),
       ));
     }
   }
