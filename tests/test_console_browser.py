@@ -222,6 +222,21 @@ def test_search_filters_conversations_by_number_and_by_text(page: Page, served: 
     expect(threads).to_have_count(2)
 
 
+def test_hundreds_of_conversations_arriving_at_once_are_all_counted_and_the_newest_listed(
+    page: Page, served: Served
+) -> None:
+    session = requests.Session()
+    session.auth = (served.account_sid, served.auth_token)
+    for n in range(300):
+        form = {"To": f"+1555{n:07d}", "From": OWN, "Body": f"message {n}"}
+        assert session.post(served.messages_url, data=form, timeout=10).status_code == 201
+    expect(page.locator("#thread-count")).to_contain_text("300 conversations", timeout=15_000)
+    expect(page.locator("#thread-list button")).to_have_count(200)
+    expect(page.locator("#thread-list button").first).to_contain_text("message 299")
+    page.get_by_label("Search by number or text").fill("message 7")
+    expect(page.locator("#thread-count")).to_contain_text("11 of 300 conversations match")
+
+
 def test_clear_all_resets_the_sandbox_and_empties_the_page(page: Page, served: Served) -> None:
     served.create(ALICE, "to be cleared")
     expect(page.locator("#thread-list button")).to_have_count(1)

@@ -58,8 +58,10 @@ class Sandbox:
     message and POSTs Twilio's signed webhook to the number's SmsUrl (loopback only), and a
     message one sandbox number sends another is received the same way once delivered. The
     control API under ``/_sandbox/`` (same Basic auth) also reads back and clears messages,
-    arms faults and lists webhook deliveries. `latency` delays every API answer;
-    `max_concurrent` answers a create 429 (20429) while more API requests are in flight.
+    arms faults, lists webhook deliveries and API answers, and streams what happens as
+    server-sent events; `console_url` opens a web page that shows it all live. `latency`
+    delays every API answer; `max_concurrent` answers a create 429 (20429) while more API
+    requests are in flight.
     """
 
     def __init__(

@@ -7,6 +7,8 @@
   const token = new URLSearchParams(window.location.search).get("token") || "";
   const MAX_REQUESTS = 200;
   const SHOWN_REQUESTS = 50;
+  const SHOWN_THREADS = 200;
+  const RENDER_MS = 50;
   const state = {
     messages: new Map(), // sid → record (GET /_sandbox/messages shape)
     faults: [],
@@ -58,11 +60,16 @@
     const held = state.messages.get(record.sid);
     const heldSteps = held ? (held.status_history || []).length : -1;
     if ((record.status_history || []).length < heldSteps) return;
+    arrival.set(record.sid, held ? arrival.get(record.sid) : ++arrived);
     state.messages.set(record.sid, record);
   }
 
+  // Messages created in the same millisecond keep the order the sandbox told them in.
+  const arrival = new Map();
+  let arrived = 0;
   function byCreated(a, b) {
-    return (a.created_at || "").localeCompare(b.created_at || "");
+    return (a.created_at || "").localeCompare(b.created_at || "") ||
+      (arrival.get(a.sid) || 0) - (arrival.get(b.sid) || 0);
   }
 
   function threads() {
@@ -75,8 +82,8 @@
     }
     const list = [...found.values()];
     for (const thread of list) thread.messages.sort(byCreated);
-    const newest = (thread) => thread.messages[thread.messages.length - 1].created_at || "";
-    list.sort((a, b) => newest(b).localeCompare(newest(a)));
+    const newest = (thread) => thread.messages[thread.messages.length - 1];
+    list.sort((a, b) => byCreated(newest(b), newest(a)));
     return list;
   }
 
@@ -117,6 +124,7 @@
     return element("time", { datetime: iso || "", text: clock(iso) });
   }
 
+  // Events can come by the thousand (a campaign): draw at most every RENDER_MS.
   let renderPending = false;
   function render() {
     if (renderPending) return;
@@ -124,7 +132,7 @@
     window.setTimeout(() => {
       renderPending = false;
       renderNow();
-    }, 0);
+    }, RENDER_MS);
   }
 
   function renderNow() {
@@ -144,7 +152,7 @@
     const focused = document.activeElement && document.activeElement.dataset
       ? document.activeElement.dataset.thread : undefined;
     list.replaceChildren();
-    for (const thread of shown) {
+    for (const thread of shown.slice(0, SHOWN_THREADS)) {
       const last = thread.messages[thread.messages.length - 1];
       const count = thread.messages.length;
       const button = element(
@@ -166,6 +174,9 @@
     if (!all.length) counted.textContent = "No messages yet.";
     else if (state.query) counted.textContent = `${shown.length} of ${all.length} conversations match.`;
     else counted.textContent = `${all.length} conversation${all.length === 1 ? "" : "s"}.`;
+    if (shown.length > SHOWN_THREADS) {
+      counted.textContent += ` The newest ${SHOWN_THREADS} are listed: search to find the others.`;
+    }
   }
 
   function fact(name, value) {
@@ -343,8 +354,14 @@
       announce(`Message from ${record.from} to ${record.to}: ${record.body}`);
     });
     on("status", (record) => upsert(record));
-    on("removed", (gone) => state.messages.delete(gone.sid));
-    on("cleared", () => state.messages.clear());
+    on("removed", (gone) => {
+      state.messages.delete(gone.sid);
+      arrival.delete(gone.sid);
+    });
+    on("cleared", () => {
+      state.messages.clear();
+      arrival.clear();
+    });
     on("faults", (listing) => { state.faults = listing.faults; });
     on("request", (answer) => {
       state.requests.push(answer);
