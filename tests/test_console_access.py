@@ -171,6 +171,20 @@ def test_the_control_api_answers_401_with_a_wrong_console_token(
     assert answer.status_code == 401
 
 
+def test_a_stale_console_token_is_not_invited_to_basic_auth_so_no_password_prompt(
+    sandbox: Sandbox,
+) -> None:
+    stale = requests.get(
+        f"{sandbox.base_url}/_sandbox/faults",
+        headers={"X-Sandbox-Console-Token": "from-an-older-sandbox"},
+        timeout=5,
+    )
+    assert stale.status_code == 401
+    assert not stale.headers["WWW-Authenticate"].startswith("Basic")
+    bare = requests.get(f"{sandbox.base_url}/_sandbox/faults", timeout=5)
+    assert bare.headers["WWW-Authenticate"].startswith("Basic")
+
+
 def test_the_control_api_accepts_the_console_token_in_its_header(sandbox: Sandbox) -> None:
     answer = requests.post(
         f"{sandbox.base_url}/_sandbox/faults",

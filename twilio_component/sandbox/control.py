@@ -8,7 +8,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from twilio_component.sandbox.answers import AnswerLog
-from twilio_component.sandbox.console import CONSOLE_PREFIX, ConsoleAccess, ConsolePages
+from twilio_component.sandbox.console import (
+    CONSOLE_CHALLENGE,
+    CONSOLE_HEADER,
+    CONSOLE_PREFIX,
+    ConsoleAccess,
+    ConsolePages,
+)
 from twilio_component.sandbox.events import EventHub
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.inbound import Inbound, InboundRefused, parse_inbound
@@ -87,11 +93,15 @@ class ControlAPI:
 
     def __call__(self, request: Request) -> Reply:
         if not self._allowed(request):
+            # A page offering a (stale) console token must not make the browser ask for a
+            # password: only a caller without one is invited to Basic auth.
+            offered = CONSOLE_HEADER in request.headers or "token=" in request.query_string
+            scheme = CONSOLE_CHALLENGE if offered else 'Basic realm="Twilio sandbox"'
             return _error(
                 401,
                 "authentication required: Basic auth with the account SID and Auth Token "
                 "(or the console's token)",
-                headers=(("WWW-Authenticate", 'Basic realm="Twilio sandbox"'),),
+                headers=(("WWW-Authenticate", scheme),),
             )
         try:
             return self._route(request.method, request.path[len(PREFIX) :].rstrip("/"), request)

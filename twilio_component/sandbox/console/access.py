@@ -9,10 +9,12 @@ from urllib.parse import parse_qs
 
 from twilio_component.sandbox.server import Request
 
-__all__ = ["CONSOLE_HEADER", "ConsoleAccess"]
+__all__ = ["CONSOLE_CHALLENGE", "CONSOLE_HEADER", "ConsoleAccess"]
 
 CONSOLE_HEADER: Final = "x-sandbox-console-token"
 """The header the console's script sends its token in (header names are lower-case here)."""
+CONSOLE_CHALLENGE: Final = 'ConsoleToken realm="Twilio sandbox console"'
+"""The WWW-Authenticate of a 401 to the console: a scheme no browser prompts a password for."""
 
 
 class ConsoleAccess:

@@ -6,7 +6,7 @@ import functools
 from importlib.resources import files
 from typing import Final
 
-from twilio_component.sandbox.console.access import ConsoleAccess
+from twilio_component.sandbox.console.access import CONSOLE_CHALLENGE, ConsoleAccess
 from twilio_component.sandbox.server import Reply, Request
 
 __all__ = ["CONSOLE_PREFIX", "ConsolePages"]
@@ -61,7 +61,10 @@ class ConsolePages:
             return Reply(308, b"", headers=(("Location", f"{CONSOLE_PREFIX}/{query}"),))
         if not self._access.in_query(request):
             return Reply(
-                401, _UNAUTHORIZED_PAGE.encode(), "text/html; charset=utf-8", _SECURITY_HEADERS
+                401,
+                _UNAUTHORIZED_PAGE.encode(),
+                "text/html; charset=utf-8",
+                (*_SECURITY_HEADERS, ("WWW-Authenticate", CONSOLE_CHALLENGE)),
             )
         found = _FILES.get(rest)
         if found is None:
