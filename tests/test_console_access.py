@@ -19,6 +19,7 @@ CONTROL_ENDPOINTS = [
     ("GET", "/_sandbox/requests"),
     ("DELETE", "/_sandbox/requests"),
     ("POST", "/_sandbox/reset"),
+    ("GET", "/_sandbox/numbers"),
     ("GET", "/_sandbox/messages"),
     ("POST", "/_sandbox/faults"),
     ("POST", "/_sandbox/inbound"),

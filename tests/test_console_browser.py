@@ -160,6 +160,21 @@ def test_send_reply_shows_what_the_webhook_answered(
     expect(answer).to_contain_text("<Message>Got it</Message>")
 
 
+def test_a_new_number_can_text_the_sandbox_and_its_conversation_opens(
+    page: Page, served: Served, webhook: str
+) -> None:
+    page.get_by_text("Text the sandbox from a new number").click()
+    page.get_by_label("From (the phone)").fill(CAROL)
+    expect(page.get_by_label("To (a sandbox number)")).to_have_value(OWN)
+    page.get_by_label("Message", exact=True).fill("START")
+    page.get_by_role("button", name="Send as this phone").click()
+    expect(page.locator("#conversation-title")).to_contain_text(CAROL)
+    expect(page.locator("#message-list li.inbound")).to_contain_text("START")
+    expect(page.locator("#webhook-answer")).to_contain_text("<Message>Got it</Message>")
+    expect(page.locator("#reply-hint")).to_contain_text(webhook)
+    assert [m["body"] for m in served.listed(From=CAROL, To=OWN)] == ["START"]
+
+
 def test_rate_limit_next_send_answers_one_429_the_cli_retries_and_the_page_shows_it(
     page: Page, served: Served
 ) -> None:

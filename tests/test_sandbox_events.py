@@ -1,4 +1,5 @@
-"""Specification of the sandbox's live events (GET /_sandbox/events) and its request log."""
+"""Specification of the sandbox's live events (GET /_sandbox/events) and of what else the
+console reads: the request log, the numbers, reset."""
 
 from __future__ import annotations
 
@@ -283,3 +284,11 @@ def test_messages_read_back_say_how_their_body_is_encoded(sandbox: Sandbox) -> N
     sandbox.receive(CALLER, OWN, "Gracias 🙏")
     records = control(sandbox, "GET", "messages").json()["messages"]
     assert [r["encoding"] for r in records] == ["GSM-7", "UCS-2", "UCS-2"]
+
+
+def test_numbers_lists_each_sandbox_number_with_where_its_webhook_goes() -> None:
+    with Sandbox(numbers=["+15558675300"]) as sandbox:
+        listed = control(sandbox, "GET", "numbers").json()["numbers"]
+    assert [n["phone_number"] for n in listed] == [OWN, "+15558675300"]
+    assert set(listed[0]) == {"phone_number", "sid", "sms_url", "sms_method", "status_callback"}
+    assert listed[0]["sms_url"] == ""

@@ -18,6 +18,7 @@ from twilio_component.sandbox.console import (
 from twilio_component.sandbox.events import EventHub
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.inbound import Inbound, InboundRefused, parse_inbound
+from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.replies import json_reply
 from twilio_component.sandbox.server import Reply, Request
 from twilio_component.sandbox.store import MessageStore
@@ -38,6 +39,10 @@ _FAULT_SETTINGS: Final[Mapping[str, tuple[str, ...]]] = {
     "gateway_page": ("status",),
     "garbled_created": (),
 }
+
+
+# What GET /_sandbox/numbers tells of each number: where its messages' webhooks go.
+_NUMBER_FIELDS: Final = ("phone_number", "sid", "sms_url", "sms_method", "status_callback")
 
 
 class ControlRefused(Exception):
@@ -69,6 +74,7 @@ class ControlAPI:
         events: EventHub | None = None,
         answers: AnswerLog | None = None,
         reset: Callable[[], None] | None = None,
+        numbers: PhoneNumbers | None = None,
     ) -> None:
         self._authenticate = authenticate
         self._inbound = inbound
@@ -79,6 +85,7 @@ class ControlAPI:
         self._events = events if events is not None else EventHub()
         self._answers = answers if answers is not None else AnswerLog()
         self._reset = reset
+        self._numbers = numbers
 
     def _allowed(self, request: Request) -> bool:
         if self._authenticate(request.headers.get("authorization")):
@@ -147,6 +154,11 @@ class ControlAPI:
                 return Reply(204, b"")
             listed = [answer.to_json() for answer in self._answers.answers]
             return json_reply(200, {"requests": listed})
+        if path == "/numbers":
+            _allow(method, "GET")
+            found = self._numbers.all() if self._numbers is not None else []
+            listed = [{name: number[name] for name in _NUMBER_FIELDS} for number in found]
+            return json_reply(200, {"numbers": listed})
         if path == "/reset":
             _allow(method, "POST")
             if self._reset is None:

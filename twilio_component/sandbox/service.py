@@ -155,6 +155,7 @@ class Sandbox:
             events=self._events,
             answers=self._answers,
             reset=self.reset,
+            numbers=self._numbers,
         )
         self._server: HTTPServer | None = None
         self._serving: threading.Thread | None = None

@@ -13,6 +13,7 @@
     messages: new Map(), // sid → record (GET /_sandbox/messages shape)
     faults: [],
     requests: [], // oldest first
+    numbers: [], // the sandbox's numbers: phone_number, sms_url…
     selected: null, // thread key
     query: "",
     loading: null, // live request events seen while a snapshot loads
@@ -241,9 +242,12 @@
     const canReply = /^(whatsapp:)?\+[1-9][0-9]{1,14}$/.test(thread.own) &&
       /^(whatsapp:)?\+[1-9][0-9]{1,14}$/.test(thread.other);
     $("send-reply").disabled = !canReply;
+    const number = state.numbers.find((n) => n.phone_number === thread.own.replace(/^whatsapp:/, ""));
+    const hook = number && number.sms_url
+      ? `Twilio's signed webhook goes to ${number.sms_url}.`
+      : `${thread.own} has no SmsUrl: the message is stored, no webhook is called.`;
     $("reply-hint").textContent = canReply
-      ? `Sent as ${thread.other} to ${thread.own}: stored as an inbound message, and Twilio's ` +
-        `signed webhook goes to ${thread.own}'s SmsUrl. Ctrl+Enter sends.`
+      ? `Sent as ${thread.other} to ${thread.own}, as an inbound message. ${hook} Ctrl+Enter sends.`
       : "A reply needs two phone numbers: this conversation has no sender number yet.";
   }
 
@@ -310,12 +314,24 @@
     shown.textContent = text;
   }
 
+  async function loadNumbers() {
+    const answer = await control("GET", "numbers");
+    if (!answer.ok) return;
+    state.numbers = answer.data.numbers;
+    const select = $("compose-to");
+    const chosen = select.value;
+    select.replaceChildren(...state.numbers.map((n) =>
+      element("option", { value: n.phone_number, text: n.phone_number })));
+    if (state.numbers.some((n) => n.phone_number === chosen)) select.value = chosen;
+  }
+
   async function loadSnapshot() {
     state.loading = [];
     const [messages, faults, requests] = await Promise.all([
       control("GET", "messages"),
       control("GET", "faults"),
       control("GET", "requests"),
+      loadNumbers(),
     ]);
     if (messages.ok) for (const record of messages.data.messages) upsert(record);
     if (faults.ok) state.faults = faults.data.faults;
@@ -403,6 +419,14 @@
     }
   }
 
+  async function receive(from, to, body) {
+    // An inbound message, as if the phone `from` texted the sandbox number `to`.
+    await loadNumbers(); // the number's SmsUrl may have changed since the page loaded
+    const answer = await control("POST", "inbound", { From: from, To: to, Body: body });
+    showWebhook(answer, { own: to, other: from });
+    return answer;
+  }
+
   async function sendReply(event) {
     event.preventDefault();
     const thread = selectedThread();
@@ -412,12 +436,29 @@
     const button = $("send-reply");
     button.disabled = true;
     try {
-      const answer = await control("POST", "inbound", { From: thread.other, To: thread.own, Body: body });
-      showWebhook(answer, thread);
+      const answer = await receive(thread.other, thread.own, body);
       if (answer.ok) box.value = "";
     } finally {
       button.disabled = false;
       box.focus();
+    }
+  }
+
+  async function compose(event) {
+    event.preventDefault();
+    const from = $("compose-from").value.trim();
+    const to = $("compose-to").value;
+    const body = $("compose-body").value;
+    const result = $("compose-result");
+    if (!from || !to || !body.trim()) return;
+    const answer = await receive(from, to, body);
+    if (answer.ok) {
+      $("compose-body").value = "";
+      result.textContent = `Sent from ${from} to ${to}: see the conversation.`;
+      state.selected = keyOf(to, from);
+      render();
+    } else {
+      result.textContent = problem(answer);
     }
   }
 
@@ -444,6 +485,7 @@
       renderNow();
     });
     $("reply-form").addEventListener("submit", sendReply);
+    $("compose-form").addEventListener("submit", compose);
     $("reply").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         $("reply-form").requestSubmit();
