@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class Served:
     account_sid: str
     auth_token: str
     console_url: str
+    process: subprocess.Popen[str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def env(self) -> dict[str, str]:
@@ -114,7 +115,11 @@ def sandbox_process(*extra: str) -> Iterator[Served]:
         assert child.stdout is not None
         first = json.loads(child.stdout.readline())
         yield Served(
-            first["base_url"], first["account_sid"], first["auth_token"], first["console_url"]
+            first["base_url"],
+            first["account_sid"],
+            first["auth_token"],
+            first["console_url"],
+            process=child,
         )
     finally:
         child.terminate()

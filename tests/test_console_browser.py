@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -315,6 +316,24 @@ def test_the_page_has_landmarks_and_every_control_a_name(page: Page, served: Ser
     assert unnamed == []
 
 
+def test_an_interrupted_sandbox_exits_with_the_page_open_and_the_page_says_so(
+    browser: Browser,
+) -> None:
+    with sandbox_process() as short_lived:
+        context = browser.new_context()
+        try:
+            opened = context.new_page()
+            opened.goto(short_lived.console_url)
+            connection = opened.locator("#connection")
+            expect(connection).to_have_attribute("data-state", "live")
+            assert short_lived.process is not None
+            short_lived.process.send_signal(signal.SIGINT)
+            assert short_lived.process.wait(timeout=10) == 0
+            expect(connection).not_to_have_attribute("data-state", "live")
+        finally:
+            context.close()
+
+
 def test_axe_finds_no_serious_or_critical_accessibility_violation(
     browser: Browser, served: Served
 ) -> None:
@@ -326,7 +345,13 @@ def test_axe_finds_no_serious_or_critical_accessibility_violation(
         expect(checked.locator("#connection")).to_have_attribute("data-state", "live")
         served.create(ALICE, "checked by axe")
         served.control("POST", "faults", {"kind": "rate_limit"})
+        served.control("POST", "faults", {"kind": "undelivered", "to": CAROL})
         expect(checked.locator("#message-list")).to_contain_text("checked by axe")
+        checked.get_by_label("Reply", exact=True).fill("and its reply")
+        checked.get_by_role("button", name="Send reply").click()
+        expect(checked.locator("#webhook-answer")).to_contain_text("Stored as")
+        checked.get_by_text("Text the sandbox from a new number").click()
+        expect(checked.get_by_label("From (the phone)")).to_be_visible()
         checked.add_script_tag(content=AXE.read_text(encoding="utf-8"))
         results = checked.evaluate("async () => await axe.run(document)")
     finally:
