@@ -140,6 +140,18 @@ def test_the_connection_stays_open_for_the_next_request_after_a_stream_ends(
         assert read_until(sock, b"plain").endswith(b"plain")
 
 
+def test_a_client_asking_to_close_gets_the_stream_then_the_connection_closes(
+    finite: tuple[Served, Pieces],
+) -> None:
+    served, _ = finite
+    with served.connect() as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        raw = read_to_eof(sock)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Connection: close" in head
+    assert body.endswith(b"0\r\n\r\n")
+
+
 def test_an_http_1_0_client_gets_the_stream_raw_then_the_connection_closes(
     finite: tuple[Served, Pieces],
 ) -> None:

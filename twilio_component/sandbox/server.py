@@ -160,9 +160,11 @@ class _Connection(socketserver.BaseRequestHandler):
                 return
             try:
                 if reply.stream is not None:
-                    if not _stream(sock, reply, request.version, server.stopping):
+                    streamed = _stream(
+                        sock, reply, request.version, server.stopping, keep_alive=keep_alive
+                    )
+                    if not streamed:
                         return
-                    keep_alive = keep_alive and request.version == "HTTP/1.1"
                 else:
                     _send(sock, reply, keep_alive=keep_alive)
             except OSError:
@@ -269,13 +271,25 @@ def _send(sock: socket.socket, reply: Reply, *, keep_alive: bool) -> None:
     sock.sendall(head + reply.body)
 
 
-def _stream(sock: socket.socket, reply: Reply, version: str, stopping: threading.Event) -> bool:
-    """Write a streamed reply; whether it ran to its end (False: the server is stopping)."""
+def _stream(
+    sock: socket.socket,
+    reply: Reply,
+    version: str,
+    stopping: threading.Event,
+    *,
+    keep_alive: bool,
+) -> bool:
+    """Write a streamed reply; whether the connection may serve another request after it.
+
+    False when the server is stopping, when the client asked to close, and for HTTP/1.0
+    (the body is not chunked there, so it ends with the connection).
+    """
     assert reply.stream is not None
     chunked = version == "HTTP/1.1"
-    framing = "Transfer-Encoding: chunked" if chunked else "Cache-Control: no-store"
+    framing = "Transfer-Encoding: chunked" if chunked else None
+    keep_alive = keep_alive and chunked
     try:
-        sock.sendall(_head(reply, framing, keep_alive=chunked))
+        sock.sendall(_head(reply, framing, keep_alive=keep_alive))
         for piece in reply.stream:
             if stopping.is_set():
                 return False
@@ -283,7 +297,7 @@ def _stream(sock: socket.socket, reply: Reply, version: str, stopping: threading
                 sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
         if chunked:
             sock.sendall(b"0\r\n\r\n")
-        return chunked
+        return keep_alive
     finally:
         _close_stream(reply)
 
@@ -294,12 +308,15 @@ def _close_stream(reply: Reply) -> None:
         close()
 
 
-def _head(reply: Reply, framing: str, *, keep_alive: bool) -> bytes:
+def _head(reply: Reply, framing: str | None, *, keep_alive: bool) -> bytes:
     lines = [
         f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
         f"Date: {_date.value()}",
         f"Content-Type: {reply.content_type}",
-        framing,
+    ]
+    if framing is not None:
+        lines.append(framing)
+    lines += [
         f"Connection: {'keep-alive' if keep_alive else 'close'}",
         f"Twilio-Request-Id: RQ{os.urandom(16).hex()}",
     ]
