@@ -232,7 +232,8 @@ def _add_listen(commands: Any) -> None:
         help="serve a workflow's trigger (incoming SMS, status callbacks) and run it per event",
         description="Serve the webhook of a workflow's trigger and run the workflow once per "
         "event. Prints one JSON line with webhook_url and local_url (and the sandbox's "
-        "base_url, account_sid, auth_token with --sandbox), then one JSON line per run. For "
+        "base_url, account_sid, auth_token and console_url with --sandbox), then one JSON "
+        "line per run. For "
         "newIncomingSMS it points the number's SMS webhook here (unless --no-register) and "
         "puts the old one back on SIGINT or SIGTERM.",
         epilog=EPILOG,
@@ -597,6 +598,7 @@ def _target(
             "base_url": sandbox.base_url,
             "account_sid": sandbox.account_sid,
             "auth_token": sandbox.auth_token,
+            "console_url": sandbox.console_url,
         }
         console.secrets.append(sandbox.auth_token)
         console.problem(
