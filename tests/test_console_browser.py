@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import REPOSITORY
 from console_browser import (
     ARTIFACTS,
     AXE,
@@ -314,6 +318,38 @@ def test_the_page_has_landmarks_and_every_control_a_name(page: Page, served: Ser
         .map((control) => control.outerHTML)"""
     )
     assert unnamed == []
+
+
+def test_a_workflow_s_auto_reply_shows_in_the_conversation_the_console_started(
+    browser: Browser,
+) -> None:
+    workflow = str(REPOSITORY / "examples" / "auto_reply.json")
+    listening = subprocess.Popen(
+        [sys.executable, "-m", "twilio_component", "listen", workflow, "--sandbox"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
+    )
+    context = browser.new_context()
+    try:
+        assert listening.stdout is not None
+        first = json.loads(listening.stdout.readline())
+        opened = context.new_page()
+        opened.goto(first["console_url"])
+        expect(opened.locator("#connection")).to_have_attribute("data-state", "live")
+        opened.get_by_text("Text the sandbox from a new number").click()
+        opened.get_by_label("From (the phone)").fill(CAROL)
+        opened.get_by_label("Message", exact=True).fill("Is the shop open?")
+        opened.get_by_role("button", name="Send as this phone").click()
+        expect(opened.locator("#webhook-answer")).to_contain_text("answered 200")
+        expect(opened.locator("#message-list li.outbound")).to_contain_text(
+            "Thanks, we got your message: Is the shop open?"
+        )
+    finally:
+        context.close()
+        listening.send_signal(signal.SIGINT)
+        assert listening.wait(timeout=30) == 0
 
 
 def test_an_interrupted_sandbox_exits_with_the_page_open_and_the_page_says_so(
