@@ -347,6 +347,10 @@
   function connect() {
     const events = new EventSource(`/_sandbox/events?token=${encodeURIComponent(token)}`);
     events.addEventListener("open", () => {
+      // (Re)connected: what is held may be stale (cleared while away); the snapshot read
+      // now and the events from now on are the whole truth.
+      state.messages.clear();
+      arrival.clear();
       setConnection("live", "Live: updates arrive as they happen");
       loadSnapshot().catch(() => setConnection("down", "Could not read the sandbox"));
     });
