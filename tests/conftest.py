@@ -24,13 +24,27 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 OUTSIDE_READS: list[str] = []
 
 
+def _names_beside() -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(REPOSITORY.parent))
+    except OSError:
+        return frozenset()
+
+
+#: What was beside the repository before the tests ran. A clone in /tmp has pytest's tmp_path
+#: and the tests' temporary folders beside it too: those are made by the run, not read from it.
+_BESIDE_AT_START = _names_beside()
+
+
 def _record_outside_reads(event: str, args: tuple[Any, ...]) -> None:
     if event != "open" or not isinstance(args[0], str | bytes | os.PathLike):
         return
     path = os.path.abspath(os.fsdecode(args[0]))
     beside = str(REPOSITORY.parent) + os.sep
     if path.startswith(beside) and not path.startswith(str(REPOSITORY) + os.sep):
-        OUTSIDE_READS.append(path)
+        first = path[len(beside) :].split(os.sep, 1)[0]
+        if first in _BESIDE_AT_START and not first.startswith("pytest-of-"):
+            OUTSIDE_READS.append(path)
 
 
 sys.addaudithook(_record_outside_reads)

@@ -75,7 +75,7 @@ def sandbox_server() -> Iterator[dict[str, str]]:
 
 
 def test_sandbox_command_prints_one_json_line_then_serves(sandbox_server: dict[str, str]) -> None:
-    assert set(sandbox_server) == {"base_url", "account_sid", "auth_token"}
+    assert set(sandbox_server) == {"base_url", "account_sid", "auth_token", "console_url"}
     assert sandbox_server["auth_token"] == "served-token-1234"
     env = {
         "TWILIO_ACCOUNT_SID": sandbox_server["account_sid"],

@@ -320,6 +320,17 @@ def test_listen_with_the_embedded_sandbox_prints_its_credentials() -> None:
         assert stop(listening) == 0
 
 
+def test_listen_with_the_embedded_sandbox_prints_the_console_of_that_sandbox() -> None:
+    listening = start("listen", str(EXAMPLES / "auto_reply.json"), "--sandbox")
+    try:
+        console_url = listening.first["console_url"]
+        assert console_url.startswith(f"{listening.first['base_url']}/_console/?token=")
+        with urllib.request.urlopen(console_url, timeout=5) as page:
+            assert page.status == 200
+    finally:
+        assert stop(listening) == 0
+
+
 def test_a_webhook_changed_while_listening_is_left_as_it_is_on_stop(sandbox: Process) -> None:
     client = sdk(sandbox)
     number = client.incoming_phone_numbers.list(phone_number=NUMBER)[0]

@@ -235,7 +235,8 @@ def _add_listen(commands: Any) -> None:
         help="serve a workflow's trigger (incoming SMS, status callbacks) and run it per event",
         description="Serve the webhook of a workflow's trigger and run the workflow once per "
         "event. Prints one JSON line with webhook_url and local_url (and the sandbox's "
-        "base_url, account_sid, auth_token with --sandbox), then one JSON line per run. For "
+        "base_url, account_sid, auth_token and console_url with --sandbox), then one JSON "
+        "line per run. For "
         "newIncomingSMS it points the number's SMS webhook here (unless --no-register) and "
         "puts the old one back on SIGINT or SIGTERM.",
         epilog=EPILOG,
@@ -604,6 +605,7 @@ def _target(
             "base_url": sandbox.base_url,
             "account_sid": sandbox.account_sid,
             "auth_token": sandbox.auth_token,
+            "console_url": sandbox.console_url,
         }
         console.secrets.append(sandbox.auth_token)
         console.problem(
@@ -1186,7 +1188,9 @@ def _add_sandbox(commands: argparse._SubParsersAction[_Parser]) -> None:
         "sandbox",
         help="serve the Twilio sandbox until interrupted",
         description="Serve a Twilio-compatible sandbox. Prints one JSON line with base_url, "
-        "account_sid and auth_token, then serves until interrupted.",
+        "account_sid, auth_token and console_url (a web page showing the sandbox's "
+        "conversations live; its address holds an access token), then serves until "
+        "interrupted.",
     )
     sandbox.add_argument(
         "--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)"
@@ -1286,6 +1290,7 @@ def _sandbox(args: argparse.Namespace, console: Console) -> int:
                 "base_url": sandbox.base_url,
                 "account_sid": sandbox.account_sid,
                 "auth_token": sandbox.auth_token,
+                "console_url": sandbox.console_url,
             }
         )
         + "\n"

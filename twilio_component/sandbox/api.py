@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote
 
 from twilio_component.sandbox.account import account_resource
 from twilio_component.sandbox.admission import Admission
+from twilio_component.sandbox.answers import AnswerLog
 from twilio_component.sandbox.checks import MessageRequest, Refusal, check_create
 from twilio_component.sandbox.clock import Clock
 from twilio_component.sandbox.fault_replies import after_create, before_create, delayed
@@ -80,6 +81,7 @@ class MessagesAPI:
         faults: Faults,
         delivery_failures: Mapping[str, int],
         admission: Admission | None = None,
+        answers: AnswerLog | None = None,
         log_size: int = 10_000,
     ) -> None:
         self._account_sid = account_sid
@@ -94,6 +96,7 @@ class MessagesAPI:
         self._admission = admission if admission is not None else Admission()
         self._log: deque[RecordedRequest] = deque(maxlen=log_size)
         self._log_lock = threading.Lock()
+        self._answers = answers
         self._credentials: list[tuple[bytes, str]] = []
         self._credentials_lock = threading.Lock()
         self.add_credentials(account_sid, auth_token)
@@ -105,9 +108,11 @@ class MessagesAPI:
             return list(self._log)
 
     def clear_log(self) -> None:
-        """Forget the received requests."""
+        """Forget the received requests and their answers."""
         with self._log_lock:
             self._log.clear()
+        if self._answers is not None:
+            self._answers.clear()
 
     def add_credentials(self, username: str, password: str) -> None:
         """Accept Basic auth with this username and password (an account SID or an API key)."""
@@ -135,12 +140,21 @@ class MessagesAPI:
             except UnicodeDecodeError:
                 form = {}
         username, authenticated = self._authenticate(request.headers.get("authorization"))
+        now = self._clock.now()
         with self._log_lock:
-            self._log.append(
-                RecordedRequest(request.method, path, query, form, username, self._clock.now())
-            )
-        if not authenticated:
-            return unauthorized()
+            self._log.append(RecordedRequest(request.method, path, query, form, username, now))
+        reply = self._authorized(request, path, query, form) if authenticated else unauthorized()
+        if self._answers is not None:
+            self._answers.note(request.method, path, form, reply, now)
+        return reply
+
+    def _authorized(
+        self,
+        request: Request,
+        path: str,
+        query: dict[str, list[str]],
+        form: dict[str, list[str]],
+    ) -> Reply:
         if not path.startswith(PREFIX):
             return not_found(path)
         account, _, rest = path[len(PREFIX) :].partition("/")
@@ -270,11 +284,8 @@ class MessagesAPI:
         has_media = bool(checked.media_urls)
         sid = ("MM" if has_media else "SM") + os.urandom(16).hex()
         body = checked.body
-        if has_media or checked.send_as_mms:
-            segments = 1
-        else:
-            counted = smart_encode(body)[0] if checked.smart_encoded else body
-            segments = count_segments(counted).segments
+        counted = count_segments(smart_encode(body)[0] if checked.smart_encoded else body)
+        segments = 1 if has_media or checked.send_as_mms else counted.segments
         if checked.scheduled:
             status = "scheduled"
         elif checked.messaging_service_sid is not None and checked.from_ is None:
@@ -321,6 +332,7 @@ class MessagesAPI:
             media_urls=checked.media_urls,
             created_at=now,
             history=[(status, now)],
+            encoding=counted.encoding,
             media=media_resources(
                 account_sid=self._account_sid,
                 message_uri=uri,

@@ -1,4 +1,4 @@
-"""The sandbox control API under ``/_sandbox/``: inbound messages, read-back, faults, deliveries."""
+"""The sandbox control API under ``/_sandbox/``: inbound messages, read-back, faults, events."""
 
 from __future__ import annotations
 
@@ -7,8 +7,18 @@ import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from twilio_component.sandbox.answers import AnswerLog
+from twilio_component.sandbox.console import (
+    CONSOLE_CHALLENGE,
+    CONSOLE_HEADER,
+    CONSOLE_PREFIX,
+    ConsoleAccess,
+    ConsolePages,
+)
+from twilio_component.sandbox.events import EventHub
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.inbound import Inbound, InboundRefused, parse_inbound
+from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.replies import json_reply
 from twilio_component.sandbox.server import Reply, Request
 from twilio_component.sandbox.store import MessageStore
@@ -31,6 +41,10 @@ _FAULT_SETTINGS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
+# What GET /_sandbox/numbers tells of each number: where its messages' webhooks go.
+_NUMBER_FIELDS: Final = ("phone_number", "sid", "sms_url", "sms_method", "status_callback")
+
+
 class ControlRefused(Exception):
     """A control request that cannot be served: its status, reason and the field at fault."""
 
@@ -41,7 +55,12 @@ class ControlRefused(Exception):
 
 
 class ControlAPI:
-    """Answers ``/_sandbox/…`` with JSON, for the sandbox account's credentials only."""
+    """Answers ``/_sandbox/…`` with JSON, for the sandbox account's credentials only.
+
+    Besides Basic auth (account SID and Auth Token, or an API key) it accepts the console's
+    token in the ``X-Sandbox-Console-Token`` header, and in the query string (``?token=``)
+    for ``GET /_sandbox/events`` alone, since a browser's EventSource sends no headers.
+    """
 
     def __init__(
         self,
@@ -51,19 +70,45 @@ class ControlAPI:
         store: MessageStore,
         faults: Faults,
         forget_messages: Callable[[], None],
+        access: ConsoleAccess | None = None,
+        events: EventHub | None = None,
+        answers: AnswerLog | None = None,
+        reset: Callable[[], None] | None = None,
+        numbers: PhoneNumbers | None = None,
     ) -> None:
         self._authenticate = authenticate
         self._inbound = inbound
         self._store = store
         self._faults = faults
         self._forget_messages = forget_messages
+        self._access = access
+        self._events = events if events is not None else EventHub()
+        self._answers = answers if answers is not None else AnswerLog()
+        self._reset = reset
+        self._numbers = numbers
+
+    def _allowed(self, request: Request) -> bool:
+        if self._authenticate(request.headers.get("authorization")):
+            return True
+        access = self._access
+        if access is None:
+            return False
+        if access.in_header(request):
+            return True
+        is_events = request.path.rstrip("/") == f"{PREFIX}/events" and request.method == "GET"
+        return is_events and access.in_query(request)
 
     def __call__(self, request: Request) -> Reply:
-        if not self._authenticate(request.headers.get("authorization")):
+        if not self._allowed(request):
+            # A page offering a (stale) console token must not make the browser ask for a
+            # password: only a caller without one is invited to Basic auth.
+            offered = CONSOLE_HEADER in request.headers or "token=" in request.query_string
+            scheme = CONSOLE_CHALLENGE if offered else 'Basic realm="Twilio sandbox"'
             return _error(
                 401,
-                "authentication required: Basic auth with the account SID and Auth Token",
-                headers=(("WWW-Authenticate", 'Basic realm="Twilio sandbox"'),),
+                "authentication required: Basic auth with the account SID and Auth Token "
+                "(or the console's token)",
+                headers=(("WWW-Authenticate", scheme),),
             )
         try:
             return self._route(request.method, request.path[len(PREFIX) :].rstrip("/"), request)
@@ -94,6 +139,32 @@ class ControlAPI:
             if method == "POST":
                 arm_fault(self._faults, _json_body(request))
             return json_reply(201 if method == "POST" else 200, armed_faults(self._faults))
+        if path == "/events":
+            _allow(method, "GET")
+            return Reply(
+                200,
+                content_type="text/event-stream; charset=utf-8",
+                headers=(("Cache-Control", "no-store"), ("X-Accel-Buffering", "no")),
+                stream=self._events.subscribe(),
+            )
+        if path == "/requests":
+            _allow(method, "GET", "DELETE")
+            if method == "DELETE":
+                self._answers.clear()
+                return Reply(204, b"")
+            listed = [answer.to_json() for answer in self._answers.answers]
+            return json_reply(200, {"requests": listed})
+        if path == "/numbers":
+            _allow(method, "GET")
+            found = self._numbers.all() if self._numbers is not None else []
+            listed = [{name: number[name] for name in _NUMBER_FIELDS} for number in found]
+            return json_reply(200, {"numbers": listed})
+        if path == "/reset":
+            _allow(method, "POST")
+            if self._reset is None:
+                raise ControlRefused(404, "this sandbox has no reset")
+            self._reset()
+            return Reply(204, b"")
         if path == "/deliveries":
             _allow(method, "GET", "DELETE")
             if method == "DELETE":
@@ -105,16 +176,27 @@ class ControlAPI:
 
 
 class SandboxApp:
-    """The server's application: ``/_sandbox/…`` to the control API, the rest to Twilio's API."""
+    """The server's application: ``/_sandbox/…`` to the control API, ``/_console/…`` to the
+    console's page, the rest to Twilio's API."""
 
-    def __init__(self, api: Callable[[Request], Reply], control: ControlAPI) -> None:
+    def __init__(
+        self,
+        api: Callable[[Request], Reply],
+        control: ControlAPI,
+        console: ConsolePages | None = None,
+    ) -> None:
         self._api = api
         self._control = control
+        self._console = console
 
     def __call__(self, request: Request) -> Reply:
         path = request.path
         if path == PREFIX or path.startswith(PREFIX + "/"):
             return self._control(request)
+        if self._console is not None and (
+            path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+        ):
+            return self._console(request)
         return self._api(request)
 
 

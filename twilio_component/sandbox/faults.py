@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,6 +57,16 @@ class Faults:
         self._lock = threading.Lock()
         self._armed: deque[_Armed] = deque()
         self._undelivered: dict[str, int] = {}
+        self._observer: Callable[[], None] | None = None
+
+    def observe(self, observer: Callable[[], None] | None) -> None:
+        """Call `observer` (outside the faults' lock) after every change of what is armed."""
+        self._observer = observer
+
+    def _changed(self) -> None:
+        observer = self._observer
+        if observer is not None:
+            observer()
 
     def __repr__(self) -> str:
         return f"Faults({self.pending!r})"
@@ -84,6 +95,7 @@ class Faults:
             raise ValueError(f"to must be a recipient's number, not {to!r}")
         with self._lock:
             self._undelivered[to.rpartition(":")[2]] = code
+        self._changed()
 
     @property
     def undelivered_recipients(self) -> dict[str, int]:
@@ -127,6 +139,7 @@ class Faults:
         with self._lock:
             self._armed.clear()
             self._undelivered.clear()
+        self._changed()
 
     def take(self) -> Fault | None:
         """The fault for the create request that just arrived, if any (used by the server)."""
@@ -137,13 +150,15 @@ class Faults:
             entry.remaining -= 1
             if not entry.remaining:
                 self._armed.popleft()
-            return entry.fault
+        self._changed()
+        return entry.fault
 
     def _arm(self, fault: Fault, times: int) -> None:
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError(f"times must be a positive integer, not {times!r}")
         with self._lock:
             self._armed.append(_Armed(fault, times))
+        self._changed()
 
 
 def _server_error(status: int) -> int:

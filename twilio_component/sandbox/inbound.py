@@ -180,7 +180,8 @@ class Inbound:
     def _stored(self, seq: int, message: InboundMessage, now: datetime) -> StoredMessage:
         media = message.media_urls
         sid = ("MM" if media else "SM") + os.urandom(16).hex()
-        segments = 1 if media else count_segments(message.body).segments
+        counted = count_segments(message.body)
+        segments = 1 if media else counted.segments
         stamp = rfc2822(now)
         uri = f"/{API_VERSION}/Accounts/{self._account_sid}/Messages/{sid}"
         resource: dict[str, Any] = {
@@ -223,6 +224,7 @@ class Inbound:
             media_urls=media,
             created_at=now,
             history=[("received", now)],
+            encoding=counted.encoding,
         )
 
     # -- number to number -------------------------------------------------------------------

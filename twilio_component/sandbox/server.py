@@ -2,7 +2,8 @@
 
 It only speaks the wire protocol; what to answer is decided by an application callable
 (`Request` in, `Reply` out). A reply can also ask to wait first or to drop the connection
-without answering, which is how the sandbox's faults are played.
+without answering, which is how the sandbox's faults are played, or stream its body as it is
+produced (chunked), which is how the console's server-sent events reach the browser.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
@@ -37,6 +38,7 @@ class Request:
     target: str
     headers: dict[str, str]
     body: bytes
+    version: str = "HTTP/1.1"
 
     @property
     def path(self) -> str:
@@ -61,6 +63,14 @@ class Reply:
     """Seconds to wait before answering (or dropping); cut short when the server stops."""
     drop: bool = False
     """Close the connection without answering."""
+    stream: Iterator[bytes] | None = None
+    """A body written piece by piece as the iterator yields it (then `body` is ignored).
+
+    HTTP/1.1 gets it chunked, HTTP/1.0 gets it raw then the connection closes. The server
+    checks between pieces whether it is stopping, so an iterator with nothing to say should
+    yield b"" now and then (an empty piece writes nothing). The iterator's ``close()``, when
+    it has one, is called once the stream ends, however it ends.
+    """
 
 
 class BadRequest(Exception):
@@ -143,11 +153,20 @@ class _Connection(socketserver.BaseRequestHandler):
             request, keep_alive = parsed
             reply = server.app(request)
             if reply.delay > 0 and server.stopping.wait(reply.delay):
+                _close_stream(reply)
                 return
             if reply.drop:
+                _close_stream(reply)
                 return
             try:
-                _send(sock, reply, keep_alive=keep_alive)
+                if reply.stream is not None:
+                    streamed = _stream(
+                        sock, reply, request.version, server.stopping, keep_alive=keep_alive
+                    )
+                    if not streamed:
+                        return
+                else:
+                    _send(sock, reply, keep_alive=keep_alive)
             except OSError:
                 return
             if not keep_alive:
@@ -191,7 +210,7 @@ def _read_request(rfile: BinaryIO, sock: socket.socket) -> tuple[Request, bool] 
     body = _read_body(rfile, headers)
     if body is None:
         return None
-    return Request(method, target, headers, body), keep_alive
+    return Request(method, target, headers, body, version), keep_alive
 
 
 def _read_body(rfile: BinaryIO, headers: dict[str, str]) -> bytes | None:
@@ -248,17 +267,61 @@ _date = _DateHeader()
 
 
 def _send(sock: socket.socket, reply: Reply, *, keep_alive: bool) -> None:
+    head = _head(reply, f"Content-Length: {len(reply.body)}", keep_alive=keep_alive)
+    sock.sendall(head + reply.body)
+
+
+def _stream(
+    sock: socket.socket,
+    reply: Reply,
+    version: str,
+    stopping: threading.Event,
+    *,
+    keep_alive: bool,
+) -> bool:
+    """Write a streamed reply; whether the connection may serve another request after it.
+
+    False when the server is stopping, when the client asked to close, and for HTTP/1.0
+    (the body is not chunked there, so it ends with the connection).
+    """
+    assert reply.stream is not None
+    chunked = version == "HTTP/1.1"
+    framing = "Transfer-Encoding: chunked" if chunked else None
+    keep_alive = keep_alive and chunked
+    try:
+        sock.sendall(_head(reply, framing, keep_alive=keep_alive))
+        for piece in reply.stream:
+            if stopping.is_set():
+                return False
+            if piece:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+        if chunked:
+            sock.sendall(b"0\r\n\r\n")
+        return keep_alive
+    finally:
+        _close_stream(reply)
+
+
+def _close_stream(reply: Reply) -> None:
+    close = getattr(reply.stream, "close", None)
+    if callable(close):
+        close()
+
+
+def _head(reply: Reply, framing: str | None, *, keep_alive: bool) -> bytes:
     lines = [
         f"HTTP/1.1 {reply.status} {_REASONS.get(reply.status, 'Unknown')}",
         f"Date: {_date.value()}",
         f"Content-Type: {reply.content_type}",
-        f"Content-Length: {len(reply.body)}",
+    ]
+    if framing is not None:
+        lines.append(framing)
+    lines += [
         f"Connection: {'keep-alive' if keep_alive else 'close'}",
         f"Twilio-Request-Id: RQ{os.urandom(16).hex()}",
     ]
     lines.extend(f"{name}: {value}" for name, value in reply.headers)
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    sock.sendall(head + reply.body)
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def _plain_reply(status: int, reason: str) -> Reply:

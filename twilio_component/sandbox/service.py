@@ -12,17 +12,20 @@ from types import TracebackType
 from typing import Any
 
 from twilio_component.sandbox.admission import Admission
+from twilio_component.sandbox.answers import Answer, AnswerLog
 from twilio_component.sandbox.api import MessagesAPI, RecordedRequest
 from twilio_component.sandbox.callbacks import CallbackDispatcher, CallbackRecord
 from twilio_component.sandbox.checks import MAGIC_SENDER
 from twilio_component.sandbox.clock import Clock, ManualClock, SystemClock
-from twilio_component.sandbox.control import ControlAPI, SandboxApp
+from twilio_component.sandbox.console import CONSOLE_PREFIX, ConsoleAccess, ConsolePages
+from twilio_component.sandbox.control import ControlAPI, SandboxApp, armed_faults
+from twilio_component.sandbox.events import EventHub
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.inbound import Inbound, InboundMessage, parse_inbound
 from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.server import HTTPServer
-from twilio_component.sandbox.store import MessageStore
+from twilio_component.sandbox.store import MessageStore, StoredMessage
 from twilio_component.sandbox.webhooks import WebhookDelivery
 
 __all__ = ["Sandbox"]
@@ -55,8 +58,10 @@ class Sandbox:
     message and POSTs Twilio's signed webhook to the number's SmsUrl (loopback only), and a
     message one sandbox number sends another is received the same way once delivered. The
     control API under ``/_sandbox/`` (same Basic auth) also reads back and clears messages,
-    arms faults and lists webhook deliveries. `latency` delays every API answer;
-    `max_concurrent` answers a create 429 (20429) while more API requests are in flight.
+    arms faults, lists webhook deliveries and API answers, and streams what happens as
+    server-sent events; `console_url` opens a web page that shows it all live. `latency`
+    delays every API answer; `max_concurrent` answers a create 429 (20429) while more API
+    requests are in flight.
     """
 
     def __init__(
@@ -101,7 +106,11 @@ class Sandbox:
         self._admission = Admission(latency=latency, max_concurrent=max_concurrent)
         own_numbers = [MAGIC_SENDER, *numbers]
         self._callbacks = CallbackDispatcher(auth_token=auth_token, timeout=callback_timeout)
+        self._events = EventHub()
+        self._console_access = ConsoleAccess()
+        self._answers = AnswerLog(observer=self._answered)
         self._store = MessageStore(message_cap)
+        self._store.observe(self._message_changed)
         self._numbers = PhoneNumbers(
             account_sid=account_sid, numbers=own_numbers, created=self._clock.now()
         )
@@ -122,6 +131,7 @@ class Sandbox:
             arrived=self._inbound.relay,
         )
         self.faults = Faults()
+        self.faults.observe(self._faults_changed)
         self._api = MessagesAPI(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -133,6 +143,7 @@ class Sandbox:
             faults=self.faults,
             delivery_failures=failures,
             admission=self._admission,
+            answers=self._answers,
         )
         self._control = ControlAPI(
             authenticate=self._api.authenticate,
@@ -140,6 +151,11 @@ class Sandbox:
             store=self._store,
             faults=self.faults,
             forget_messages=self._forget_messages,
+            access=self._console_access,
+            events=self._events,
+            answers=self._answers,
+            reset=self.reset,
+            numbers=self._numbers,
         )
         self._server: HTTPServer | None = None
         self._serving: threading.Thread | None = None
@@ -176,6 +192,15 @@ class Sandbox:
         return f"http://{host}:{self._server.port}"
 
     @property
+    def console_url(self) -> str:
+        """The web console's address: ``{base_url}/_console/?token=…``.
+
+        The token is random for each sandbox and is not the Auth Token; without it the page
+        answers 401. Keep it to yourself as you would the Auth Token: it opens the control API.
+        """
+        return f"{self.base_url}{CONSOLE_PREFIX}/?token={self._console_access.token}"
+
+    @property
     def clock(self) -> Clock:
         """The clock messages are stamped with."""
         return self._clock
@@ -197,7 +222,8 @@ class Sandbox:
                 return self
             if self._stopped.is_set():
                 raise RuntimeError("a stopped sandbox cannot be started again; make a new one")
-            server = HTTPServer(self._host, self._port, SandboxApp(self._api, self._control))
+            app = SandboxApp(self._api, self._control, ConsolePages(self._console_access))
+            server = HTTPServer(self._host, self._port, app)
             self._server = server
             self._callbacks.start()
             self._inbound.start()
@@ -220,6 +246,7 @@ class Sandbox:
                 return
             self._stopped.set()
         self._admission.stop()
+        self._events.close()
         server.close_connections()
         server.shutdown()
         server.server_close()
@@ -349,6 +376,35 @@ class Sandbox:
     def _forget_messages(self) -> None:
         self._lifecycle.clear()
         self._store.clear()
+
+    # -- live events (the console's stream) -------------------------------------------------
+
+    def _message_changed(self, change: str, message: StoredMessage | None) -> None:
+        """Publish a change of the store (called under its lock: no store calls here)."""
+        if not self._events.listening:
+            return
+        if change == "cleared" or message is None:
+            self._events.publish("cleared", dict)
+            return
+        if change == "removed":
+            sid = message.sid
+            self._events.publish("removed", lambda: {"sid": sid})
+            return
+        record = message.record()
+        if change == "updated":
+            kind = "status"
+        else:
+            kind = "inbound" if record["direction"] == "inbound" else "message"
+        self._events.publish(kind, lambda: record)
+
+    def _faults_changed(self) -> None:
+        self._events.publish("faults", lambda: armed_faults(self.faults))
+
+    def _answered(self, answer: Answer | None) -> None:
+        if answer is None:
+            self._events.publish("requests_cleared", dict)
+        else:
+            self._events.publish("request", answer.to_json)
 
     # -- incoming messages ------------------------------------------------------------------
 

@@ -10,7 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-__all__ = ["MessageFilter", "MessageStore", "Page", "StoredMessage", "iso_millis", "rfc2822"]
+__all__ = [
+    "MessageFilter",
+    "MessageStore",
+    "Observer",
+    "Page",
+    "StoredMessage",
+    "iso_millis",
+    "rfc2822",
+]
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -56,11 +64,14 @@ class StoredMessage:
     created_at: datetime | None = None
     history: list[tuple[str, datetime]] = field(default_factory=list)
     """Every status the message has had, with when it took it, oldest first."""
+    encoding: str | None = None
+    """How the body is sent: ``GSM-7`` or ``UCS-2`` (after Smart Encoding, when asked)."""
 
     def record(self) -> dict[str, Any]:
-        """A copy of the resource plus ``created_at`` and ``status_history`` (ISO 8601, ms)."""
+        """A copy of the resource plus ``created_at``, ``encoding`` and ``status_history``."""
         copied = _copy(self.resource)
         copied["created_at"] = iso_millis(self.created_at) if self.created_at else None
+        copied["encoding"] = self.encoding
         copied["status_history"] = [
             {"status": status, "at": iso_millis(at)} for status, at in self.history
         ]
@@ -117,6 +128,11 @@ class Page:
     has_next: bool = False
 
 
+Observer = Callable[[str, StoredMessage | None], None]
+"""Told of each change under the store's lock: ``created``, ``updated`` or ``removed`` with the
+message, ``cleared`` with None. It must be quick and must not call the store."""
+
+
 class MessageStore:
     """Messages in creation order, at most `cap` of them (the oldest is forgotten first)."""
 
@@ -127,6 +143,16 @@ class MessageStore:
         self._messages: OrderedDict[str, StoredMessage] = OrderedDict()
         self._lock = threading.Lock()
         self._next_seq = 0
+        self._observer: Observer | None = None
+
+    def observe(self, observer: Observer | None) -> None:
+        """Tell `observer` of every change from now on (None: tell nobody)."""
+        with self._lock:
+            self._observer = observer
+
+    def _told(self, change: str, message: StoredMessage | None) -> None:
+        if self._observer is not None:
+            self._observer(change, message)
 
     def __len__(self) -> int:
         with self._lock:
@@ -139,7 +165,8 @@ class MessageStore:
             message = make(self._next_seq)
             self._messages[message.sid] = message
             while len(self._messages) > self._cap:
-                self._messages.popitem(last=False)
+                self._told("removed", self._messages.popitem(last=False)[1])
+            self._told("created", message)
             return message
 
     def get(self, sid: str) -> dict[str, Any] | None:
@@ -160,7 +187,9 @@ class MessageStore:
             message = self._messages.get(sid)
             if message is None:
                 return None
-            return change(message)
+            result = change(message)
+            self._told("updated", message)
+            return result
 
     def update_many(
         self, items: list[tuple[str, U]], change: Callable[[StoredMessage, U], T]
@@ -172,12 +201,17 @@ class MessageStore:
                 message = self._messages.get(sid)
                 if message is not None:
                     results.append(change(message, item))
+                    self._told("updated", message)
         return results
 
     def remove(self, sid: str) -> bool:
         """Forget one message; whether it existed."""
         with self._lock:
-            return self._messages.pop(sid, None) is not None
+            message = self._messages.pop(sid, None)
+            if message is None:
+                return False
+            self._told("removed", message)
+            return True
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Copies of every resource, oldest first."""
@@ -198,6 +232,7 @@ class MessageStore:
         """Forget every message."""
         with self._lock:
             self._messages.clear()
+            self._told("cleared", None)
 
     def page(
         self,
