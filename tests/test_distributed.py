@@ -346,3 +346,24 @@ def test_tasks_enqueued_concurrently_are_each_planned_once(
         wait_for(lambda: sent_count(postgres_url, "twice") == 40, 60, "40 rows sent")
         time.sleep(1)
     assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_the_readme_python_example_enqueues_a_keyed_step_a_worker_sends(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = next(
+        block.split("\n", 1)[1]
+        for block in readme.split("```")
+        if block.startswith("python\n") and "twilio_component.distributed" in block
+    )
+    exec(example.replace("redis://127.0.0.1:6379/0", redis_server.url), {})  # noqa: S102
+    with workers(tmp_path, redis_server.url, postgres_url, env_of(twilio_sandbox), count=1):
+        journal = open_journal(postgres_url)
+
+        def sent() -> bool:
+            record = journal.get("order-1234")
+            return record is not None and record.state == "sent"
+
+        wait_for(sent, 60, "order-1234 sent")
+    assert [m["body"] for m in twilio_sandbox.messages] == ["Your order shipped"]
