@@ -86,7 +86,9 @@ def test_campaign_send_without_wait_enqueues_and_the_workers_finish_it(
     recipients = numbers(20)
     rows, step = campaign_files(tmp_path, recipients, SENDER)
     env = env_of(twilio_sandbox)
-    queued = cli(*send_command(rows, step, "later", redis_server.url, postgres_url), env=env)
+    queued = cli(
+        *send_command(rows, step, "later", redis_server.url, postgres_url, "--mps", "100"), env=env
+    )
     assert queued.returncode == 0, queued.stderr
     assert json.loads(queued.stdout)["enqueued"] == 20
     assert twilio_sandbox.messages == []  # nothing is sent by campaign send itself
@@ -331,7 +333,10 @@ def test_tasks_enqueued_concurrently_are_each_planned_once(
 
     def send() -> None:
         try:
-            done = cli(*send_command(rows, step, "twice", redis_server.url, postgres_url), env=env)
+            done = cli(
+                *send_command(rows, step, "twice", redis_server.url, postgres_url, "--mps", "100"),
+                env=env,
+            )
             assert done.returncode == 0, done.stderr
         except BaseException as error:  # reported by the test, not lost in the thread
             thread_errors.append(error)

@@ -124,3 +124,12 @@ def test_keyed_steps_on_the_journal_send_once_and_refuse_a_changed_step(
         with pytest.raises(KeyConflictError):
             host.execute(sms_step(Body="x"), connection=twilio_sandbox.connection, key="o1")
     assert creates(twilio_sandbox) == 1
+
+
+def test_counts_are_per_state_and_only_under_the_prefix(journal: Journal) -> None:
+    for key in ("campaign/a_1/+1", "campaign/a_1/+2", "campaign/a_1/+3", "campaign/aX1/+1"):
+        journal.claim(key, "t/v1/a", {"To": key}, "me")
+    journal.sent("campaign/a_1/+1", "me", {"sid": "SM1"})
+    journal.failed("campaign/a_1/+2", "me", 21610, "unsubscribed")
+    # "_" is a LIKE wildcard: it must not match the other campaign's "X".
+    assert journal.counts("campaign/a_1/") == {"sent": 1, "failed": 1, "claimed": 1}

@@ -328,10 +328,10 @@ def _add_campaign(commands: Any) -> None:
     campaign_send.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=DEFAULT_CONCURRENCY,
         metavar="N",
         help=f"requests in flight at most (default {DEFAULT_CONCURRENCY}: enough for 100 "
-        "messages per second when each answer takes 300 ms)",
+        "messages per second when each answer takes 300 ms); with --broker, across every "
+        "worker (default there: no cap beyond the workers' own slots)",
     )
     network_options(campaign_send)
     from twilio_component import cli_distributed
@@ -1061,6 +1061,8 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
     _check_broker_flags(args)
     if args.journal is None:
         args.journal = DEFAULT_JOURNAL
+    if args.concurrency is None and not args.broker:
+        args.concurrency = DEFAULT_CONCURRENCY
     with _target(args, console, environ) as (host, connections):
         run = campaign.Campaign(host, args.campaign, step, rows, columns)
         steps, duplicates, problems = run.prepare()

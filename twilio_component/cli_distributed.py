@@ -167,7 +167,7 @@ def enqueue_campaign(
             "sender": sender,
             "cost": cost(sender, max(1, int(segments)), has_media=media),
             "mps": pacer.configured_mps(sender),
-            "cap": args.concurrency,
+            "cap": args.concurrency or 0,
         }
         rows.append({"key": run.key(str(parameters["To"])), "step": step, "pace": pace})
     enqueued = submit(app, host.journal, run.id, rows)

@@ -275,13 +275,23 @@ class Journal:
 
     def records(self, prefix: str) -> list[Record]:
         """Every record whose key starts with ``prefix``, in key order."""
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = _like(prefix)
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {_COLUMNS} FROM steps WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
                 (pattern,),
             ).fetchall()
         return [Record.of(row) for row in rows]
+
+    def counts(self, prefix: str) -> dict[str, int]:
+        """How many records whose key starts with ``prefix`` are in each state."""
+        pattern = _like(prefix)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, COUNT(*) FROM steps WHERE key LIKE ? ESCAPE '\\' GROUP BY state",
+                (pattern,),
+            ).fetchall()
+        return {str(state): int(count) for state, count in rows}
 
     def note(self, name: str, value: Mapping[str, Any]) -> None:
         """Keep a small JSON object under ``name`` (e.g. a campaign's size), replacing any."""
@@ -345,6 +355,11 @@ class JournalLedger:
     def advance(self, sequence: str, rank: int) -> bool:
         """True when ``rank`` is above the highest seen for ``sequence``."""
         return self.journal.advance(sequence, rank)
+
+
+def _like(prefix: str) -> str:
+    """A LIKE pattern (escape character ``\\``) matching every key that starts with ``prefix``."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _json(value: Mapping[str, Any]) -> str:

@@ -75,7 +75,7 @@ def follow(
     campaign_id: str,
     progress: Callable[[campaigns.Summary], None],
     *,
-    poll: float = 0.5,
+    poll: float = 0.1,
     idle_limit: float = IDLE_LIMIT,
     sleep: Callable[[float], object] = time.sleep,
 ) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypedDict
 
 from celery import Task, shared_task
@@ -148,22 +148,15 @@ def run_step(
         kwargs = {"step": step, "key": key, "pace": pace, "slot": keep_slot, "tries": tries + more}
         return self.retry(kwargs=kwargs, countdown=wait, max_retries=None)
 
-    if pace:
-        on_time = slot is not None and time.time() <= slot + LATE
-        if not on_time:
-            wait = worker.pacer.reserve(pace["sender"], pace["cost"], pace["mps"])
-            if wait > READY:
-                raise later(wait, keep_slot=time.time() + wait)
-            slot = time.time() + wait
-        early = (slot or 0.0) - time.time()
-        if early > 0:
-            time.sleep(min(early, READY))
-    token = None
-    if pace and pace.get("cap"):
-        token = worker.pacer.enter(pace["cap"], IN_FLIGHT_LEASE)
-        if token is None:  # every place in flight is taken: come back soon, for a new slot
-            raise later(0.05 + random.random() * 0.1)
     journal = worker.host.journal
+    try:
+        recorded = journal.get(key)
+    except journal.transient:
+        raise later(1.0 + random.random()) from None  # the journal decides: wait for it
+    if recorded is not None and recorded.state == "sent" and recorded.output is not None:
+        # Delivered again after it was done (a resume, a redelivery): no slot is spent on it.
+        return {"key": key, "state": "sent", "output": recorded.output}
+    token = _take_turn(worker, pace, slot, later) if pace else None
     try:
         connection = worker.connection_for(step["type"])
         output = worker.host.execute(step, connection=connection, key=key)
@@ -199,6 +192,28 @@ def run_step(
         if token is not None:
             worker.pacer.leave(token)
     return {"key": key, "state": "sent", "output": output}
+
+
+def _take_turn(
+    worker: Worker, pace: Pace, slot: float | None, later: Callable[..., Exception]
+) -> str | None:
+    """Wait for the sender's slot and a place in flight, handing long waits back to Celery
+    (``later`` makes the retry to raise); the place's token, when there is a cap."""
+    on_time = slot is not None and time.time() <= slot + LATE
+    if not on_time:
+        wait = worker.pacer.reserve(pace["sender"], pace["cost"], pace["mps"])
+        if wait > READY:
+            raise later(wait, keep_slot=time.time() + wait)
+        slot = time.time() + wait
+    early = (slot or 0.0) - time.time()
+    if early > 0:
+        time.sleep(min(early, READY))
+    if not pace.get("cap"):
+        return None
+    token = worker.pacer.enter(pace["cap"], IN_FLIGHT_LEASE)
+    if token is None:  # every place in flight is taken: come back soon, for a new slot
+        raise later(0.05 + random.random() * 0.1)
+    return token
 
 
 def _slow_down(worker: Worker, pace: Pace, refused: ComponentError) -> None:

@@ -279,16 +279,17 @@ def _row_references(value: Any) -> set[str]:
 def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
     """The counts of a campaign by state, from the journal; None when it has no such
     campaign. Rows not reached yet count as pending."""
-    records = journal.records(f"campaign/{campaign_id}/")
+    states = journal.counts(f"campaign/{campaign_id}/")
     size = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
-    if not records and size is None:
+    if not states and size is None:
         return None
     counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0}
-    for record in records:
-        state = "unknown" if record.state == "claimed" else record.state
-        counts[state] = counts.get(state, 0) + 1
-    total = max(len(records), int(size or 0))
-    counts["pending"] += total - len(records)
+    for state, count in states.items():
+        shown = "unknown" if state == "claimed" else state
+        counts[shown] = counts.get(shown, 0) + count
+    recorded = sum(states.values())
+    total = max(recorded, int(size or 0))
+    counts["pending"] += total - recorded
     return {"campaign": campaign_id, "total": total, **counts}
 
 
