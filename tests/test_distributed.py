@@ -115,8 +115,9 @@ def test_workers_share_one_senders_pace(
     messages = twilio_sandbox.messages
     assert len(messages) == 150
     # Each wall-clock second (date_created has one-second resolution) holds at most the
-    # sender's rate and one message: three workers keep one pace between them.
-    assert busiest_second(messages) <= mps + 1
+    # sender's rate, and 10% for the time a request takes from its slot to the sandbox (the
+    # issue's bound: 110 at 100): three workers keep one pace between them, not three.
+    assert busiest_second(messages) <= mps * 1.1 + 1
 
 
 def test_a_worker_killed_mid_campaign_then_resume_sends_each_recipient_once(
