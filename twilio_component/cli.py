@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -968,6 +969,8 @@ def _restore(
     console.problem(f"{where}: the webhook it replaced is back.")
 
 
+#: Seconds after its slot a campaign's thread may still send; later, it books a new slot.
+LATE_WAKE = 0.1
 #: Requests a campaign keeps in flight unless told (--concurrency).
 DEFAULT_CONCURRENCY = 32
 #: Where campaigns are journaled when --journal is not given.
@@ -1085,9 +1088,15 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
             body = parameters.get("Body")
             segments = estimate(body)["segments"] if isinstance(body, str) and body else 1
             media = bool(parameters.get("MediaUrl"))
-            delay = pacer.reserve(sender, max(1, int(segments)), has_media=media)
-            if delay > 0:
-                run.stopping.wait(delay)  # its turn, or an interrupt, whichever comes first
+            while True:
+                delay = pacer.reserve(sender, max(1, int(segments)), has_media=media)
+                due = time.monotonic() + delay
+                if delay > 0:
+                    run.stopping.wait(delay)  # its turn, or an interrupt, whichever comes first
+                # A thread that woke well after its slot (a busy machine) books another
+                # rather than send in a bunch with the threads behind it.
+                if run.stopping.is_set() or time.monotonic() <= due + LATE_WAKE:
+                    return
 
         def later(parameters: Mapping[str, Any], refused: RefusedError) -> None:
             sender = _sender(parameters)
