@@ -4,6 +4,9 @@ processes; killed and restarted, each recipient still gets exactly one message."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -252,7 +255,7 @@ def test_broker_that_cannot_be_reached_is_named_without_its_password(
     rows, step = campaign_files(tmp_path, numbers(2), SENDER)
     broker = "redis://:hunter2secret@127.0.0.1:1/0"
     done = cli(*send_command(rows, step, "nowhere", broker, postgres_url), env={})
-    assert done.returncode == 2
+    assert done.returncode == 1  # as any service that cannot be reached
     assert "127.0.0.1:1/0" in done.stderr
     assert "hunter2secret" not in done.stderr + done.stdout
 
@@ -373,3 +376,45 @@ def test_the_readme_python_example_enqueues_a_keyed_step_a_worker_sends(
 
         wait_for(sent, 60, "order-1234 sent")
     assert [m["body"] for m in twilio_sandbox.messages] == ["Your order shipped"]
+
+
+def test_a_worker_started_before_its_broker_waits_for_it(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    redis_server.kill()
+    recipients = numbers(5)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    with workers(tmp_path, redis_server.url, postgres_url, env, count=1) as pool:
+        wait_for(lambda: "waiting for the broker" in pool.logs(), 30, "the worker to wait")
+        assert pool.processes[0].poll() is None
+        redis_server.start()
+        queued = cli(
+            *send_command(rows, step, "early", redis_server.url, postgres_url, "--mps", "100"),
+            env=env,
+        )
+        assert queued.returncode == 0, queued.stderr
+        wait_for(lambda: sent_count(postgres_url, "early") == 5, 90, "5 rows sent")
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def test_wait_says_how_to_resume_when_nothing_changes(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    rows, step = campaign_files(tmp_path, numbers(3), SENDER)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "twilio_component",
+         *send_command(rows, step, "stuck", redis_server.url, postgres_url), "--wait"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, **env_of(twilio_sandbox)},
+    )  # fmt: skip
+    try:
+        assert process.stderr is not None
+        # No worker runs: nothing changes, and after a while it says what to do.
+        for line in process.stderr:
+            if "nothing changed" in line:
+                break
+        assert "campaign resume stuck" in line
+        assert "0/3 done" not in line
+    finally:
+        process.kill()
+        process.wait()

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from twilio_component.cli import (
@@ -24,6 +24,7 @@ from twilio_component.cli import (
     _named_by_environment,
     _sender,
 )
+from twilio_component.errors import ComponentError
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -126,14 +127,15 @@ def _safe(url: str) -> str:
 
 
 def _reachable(broker: str) -> None:
+    """Refuse a broker that does not answer (exit 1, as any service that cannot be reached)."""
     import redis
 
     try:
         redis.Redis.from_url(broker, socket_connect_timeout=5, socket_timeout=5).ping()
     except redis.RedisError as error:
-        raise UsageError(
+        raise ComponentError(
             f"--broker {_safe(broker)}: cannot be reached ({type(error).__name__}); is Redis "
-            "running there?"
+            "running there? Nothing was enqueued."
         ) from None
 
 
@@ -218,9 +220,7 @@ def _report(
 
     counts = campaign.status(journal, campaign_id) or {}
     if args.wait:
-        counts = follow(
-            journal, campaign_id, campaign.plain_progress(console.err, int(counts["total"]))
-        )
+        counts = follow(journal, campaign_id, _progress(console, campaign_id, args))
     console.result({**counts, "enqueued": enqueued, "duplicates": duplicates})
     if not args.wait:
         return EXIT_OK
@@ -234,6 +234,44 @@ def _report(
     return EXIT_OK
 
 
+#: Seconds without any change after which --wait says how to go on.
+STALL_HINT = 15.0
+#: How often a plain progress line is printed when stderr is not a terminal.
+PROGRESS_EVERY = 2.0
+
+
+def _progress(
+    console: Console, campaign_id: str, args: argparse.Namespace
+) -> Callable[[Mapping[str, Any], float, float], None]:
+    """Progress of a campaign on workers: a line every two seconds on stderr (counts from the
+    journal), and once, when nothing changed for a while, how to enqueue what is left."""
+    last = [-PROGRESS_EVERY]
+    hinted = [False]
+
+    def show(counts: Mapping[str, Any], elapsed: float, idle: float) -> None:
+        done = sum(int(counts.get(state, 0)) for state in ("sent", "failed", "held"))
+        total = int(counts.get("total", 0))
+        if elapsed - last[0] >= PROGRESS_EVERY or done >= total:
+            last[0] = elapsed
+            console.problem(
+                f"campaign {campaign_id}: {done}/{total} done, {counts.get('sent', 0)} sent, "
+                f"{counts.get('failed', 0)} failed, {counts.get('held', 0)} held, "
+                f"{counts.get('unknown', 0)} unknown or in flight, {counts.get('pending', 0)} "
+                f"waiting, {elapsed:.1f} s"
+            )
+            console.err.flush()
+        if idle >= STALL_HINT and not hinted[0]:
+            hinted[0] = True
+            console.problem(
+                f"campaign {campaign_id}: nothing changed for {idle:.0f} s; if a worker was "
+                f"killed or the broker lost its queue, run: twilio-component campaign resume "
+                f"{campaign_id} --broker {_safe(args.broker)} --journal {_safe(args.journal)} "
+                "(nothing is sent twice)"
+            )
+
+    return show
+
+
 def run_worker(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
     """worker: check the connection, the journal and the broker, then consume until stopped."""
     from twilio_component.journal import open_journal
@@ -242,7 +280,11 @@ def run_worker(args: argparse.Namespace, console: Console, environ: Mapping[str,
     with _named_by_environment():
         _connection_from_environment(environ)
     open_journal(args.journal).close()
-    _reachable(args.broker)
+    try:
+        _reachable(args.broker)
+    except ComponentError as down:  # a worker may start before its broker: it waits for it
+        console.problem(f"worker: {down.args[0].removesuffix(' Nothing was enqueued.')}")
+        console.problem("worker: waiting for the broker (Celery retries the connection)")
     from twilio_component.distributed.app import BROKER_VARIABLE, JOURNAL_VARIABLE, QUEUE
 
     if environ is not os.environ:

@@ -73,14 +73,15 @@ def _enqueue(app: Celery, journal: Journal, campaign_id: str, rows: Iterable[Pla
 def follow(
     journal: Journal,
     campaign_id: str,
-    progress: Callable[[campaigns.Summary], None],
+    progress: Callable[[Mapping[str, Any], float, float], None],
     *,
     poll: float = 0.1,
     idle_limit: float = IDLE_LIMIT,
     sleep: Callable[[float], object] = time.sleep,
 ) -> dict[str, Any]:
     """Watch the journal until every row is sent, refused or held, or nothing changed for
-    ``idle_limit`` seconds; the campaign's counts at the end."""
+    ``idle_limit`` seconds; the campaign's counts at the end. ``progress`` gets the counts,
+    the seconds since the start and the seconds since the counts last changed."""
     started = time.monotonic()
     last: dict[str, Any] | None = None
     changed = started
@@ -90,22 +91,11 @@ def follow(
         except journal.transient:  # the journal restarting: the workers wait for it too
             sleep(poll)
             continue
-        summary = campaigns.Summary(
-            campaign_id,
-            total=int(counts["total"]),
-            sent=counts.get("sent", 0),
-            failed=counts.get("failed", 0) + counts.get("held", 0),
-            unknown=0,
-            pending=0,
-            elapsed=time.monotonic() - started,
-        )
-        progress(summary)
-        final = sum(counts.get(state, 0) for state in FINAL)
-        if final >= counts["total"]:
-            return counts
         now = time.monotonic()
         if counts != last:
             last, changed = counts, now
-        elif now - changed >= idle_limit:
+        progress(counts, now - started, now - changed)
+        final = sum(counts.get(state, 0) for state in FINAL)
+        if final >= counts["total"] or now - changed >= idle_limit:
             return counts
         sleep(poll)

@@ -268,7 +268,11 @@
   function renderFaults() {
     const list = $("armed-list");
     list.replaceChildren();
-    if (!state.faults.length) list.append(element("li", { className: "muted", text: "Nothing armed." }));
+    if (!state.faults.length) {
+      list.append(element("li", { className: "muted", text: "Nothing armed." }));
+      const said = $("fault-result");
+      if (said && said.textContent.startsWith("Armed:")) said.textContent = ""; // used up
+    }
     for (const fault of state.faults) list.append(element("li", { text: describeFault(fault) }));
   }
 
