@@ -26,7 +26,7 @@ class Workers:
         self.env = {**os.environ, **env}
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, concurrency: int = 8) -> subprocess.Popen[bytes]:
+    def start(self, concurrency: int = 8, pool: str = "threads") -> subprocess.Popen[bytes]:
         """One more worker."""
         log = (self.folder / f"worker-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
@@ -41,6 +41,8 @@ class Workers:
                 self.journal,
                 "--concurrency",
                 str(concurrency),
+                "--pool",
+                pool,
             ],
             env=self.env,
             stdout=log,

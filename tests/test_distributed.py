@@ -418,3 +418,52 @@ def test_wait_says_how_to_resume_when_nothing_changes(
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_prefork_worker_sends_each_recipient_once(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    recipients = numbers(30)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    env = env_of(twilio_sandbox)
+    with workers(tmp_path, redis_server.url, postgres_url, env) as pool:
+        pool.start(concurrency=3, pool="prefork")  # a journal and a pacer per child process
+        done = cli(
+            *send_command(rows, step, "fork", redis_server.url, postgres_url, "--mps", "200"),
+            "--wait",
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr + pool.logs()
+    assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
+
+
+def children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in found.stdout.split()]
+
+
+def test_a_prefork_child_killed_mid_send_is_delivered_again_and_sent_once(
+    tmp_path: Path, redis_server: Any, postgres_url: str
+) -> None:
+    import signal
+
+    recipients = numbers(24)
+    rows, step = campaign_files(tmp_path, recipients, SENDER)
+    with Sandbox(latency=0.3) as slow, workers(tmp_path, redis_server.url, postgres_url,
+                                              env_of(slow)) as pool:  # fmt: skip
+        supervisor = pool.start(concurrency=3, pool="prefork")
+        wait_for(lambda: any(children(c) for c in children(supervisor.pid)), 30, "the pool")
+        queued = cli(
+            *send_command(rows, step, "child", redis_server.url, postgres_url, "--mps", "200"),
+            env=env_of(slow),
+        )
+        assert queued.returncode == 0, queued.stderr
+        wait_for(lambda: len(slow.messages) >= 3, 30, "three sent")
+        celery = children(supervisor.pid)[0]
+        victim = children(celery)[0]
+        os.kill(victim, signal.SIGKILL)  # in the middle of a 300 ms request, most likely
+        # No resume: the task it ran is rejected back to the queue (reject on worker lost) and
+        # its key, claimed by a dead process, is looked up before anything is sent again.
+        wait_for(lambda: sent_count(postgres_url, "child") == 24, 120, "every row sent")
+        assert "Traceback" not in pool.logs() or "WorkerLostError" in pool.logs()
+    assert per_recipient(slow.messages) == dict.fromkeys(recipients, 1)
