@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from postgres_server import _free_port
+
 #: Give a URL here to use that server instead of a private one (tests that kill it still
 #: start their own).
 URL_VARIABLE = "TWILIO_COMPONENT_TEST_REDIS"
@@ -27,12 +29,6 @@ def _binary() -> str:
             f"set {URL_VARIABLE} to a server's URL"
         )
     return found
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Server:

@@ -236,8 +236,6 @@ def _report(
 
 #: Seconds without any change after which --wait says how to go on.
 STALL_HINT = 15.0
-#: How often a plain progress line is printed when stderr is not a terminal.
-PROGRESS_EVERY = 2.0
 
 
 def _progress(
@@ -245,6 +243,8 @@ def _progress(
 ) -> Callable[[Mapping[str, Any], float, float], None]:
     """Progress of a campaign on workers: a line every two seconds on stderr (counts from the
     journal), and once, when nothing changed for a while, how to enqueue what is left."""
+    from twilio_component.twilio.campaign import PROGRESS_EVERY
+
     last = [-PROGRESS_EVERY]
     hinted = [False]
 
