@@ -16,7 +16,7 @@ from conftest import creates, no_sleep, sms_step
 from postgres_server import Server, fresh_database, private_server
 
 from twilio_component import ComponentError, Host, RetryPolicy
-from twilio_component.journal_pg import APPLICATION_NAME, PostgresJournal
+from twilio_component.journal.postgres import APPLICATION_NAME, PostgresJournal
 from twilio_component.sandbox import Sandbox
 from twilio_component.twilio.settings import Settings
 

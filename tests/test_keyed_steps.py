@@ -15,11 +15,14 @@ import pytest
 from conftest import creates, no_sleep, sms_step
 
 from twilio_component import (
+    ConnectionConfigError,
     Host,
     KeyBusyError,
     KeyConflictError,
     KeyHeldError,
     OutcomeUnknownError,
+    ParameterError,
+    Problem,
     RecordedRefusal,
     RetryPolicy,
     StepError,
@@ -231,3 +234,52 @@ def test_trigger_events_in_the_journal_are_not_run_again_after_a_restart(
             )
             counts.append(len(received.events))
     assert counts == [1, 0]
+
+
+def _component_refusing_before_it_sends(refusal: Exception) -> Any:
+    """A throwaway component whose handler refuses its step before anything leaves."""
+    import copy
+
+    import yaml
+
+    from twilio_component import Component, Invocation
+    from twilio_component.descriptor import parse_descriptor
+    from twilio_component.resources import read_text
+    from twilio_component.twilio.output import SHAPES
+
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(read_text("component.yaml")))
+    data["name"] = "refuser"
+    data["actions"] = [{**data["actions"][0], "name": "say", "rules": []}]
+    data.pop("triggers", None)
+    calls: list[str] = []
+
+    def say(invocation: Invocation) -> dict[str, Any]:
+        calls.append("say")
+        if len(calls) == 1:
+            raise refusal
+        return {"said": dict(invocation.parameters)}
+
+    return Component(parse_descriptor(data), handlers={"say": say}, shapes=SHAPES)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        ConnectionConfigError([Problem("password", "is expired")]),
+        ParameterError([Problem("To", "is not reachable from this account")]),
+    ],
+    ids=["connection", "parameters"],
+)
+def test_a_handler_refusing_before_it_sends_leaves_the_key_pending(
+    tmp_path: Path, refusal: Exception
+) -> None:
+    component = _component_refusing_before_it_sends(refusal)
+    step = {"type": "refuser/v1/say", "parameters": sms_step()["parameters"]}
+    connection = {"username": "AC" + "a" * 32, "password": "p"}
+    with Host([component], Settings(journal=str(tmp_path / "steps.db"))) as host:
+        with pytest.raises(type(refusal)):
+            host.execute(step, connection=connection, key="k-1")
+        record = host.journal.get("k-1")
+        assert record is not None
+        assert record.state == "pending"
+        assert host.execute(step, connection=connection, key="k-1") == {"said": step["parameters"]}

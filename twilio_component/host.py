@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pluggy
@@ -30,7 +31,7 @@ from twilio_component.settings import HostSettings
 from twilio_component.validation import ObjectValidator
 
 if TYPE_CHECKING:
-    from twilio_component.journal import Journal
+    from twilio_component.journal.store import Journal
     from twilio_component.triggers import (
         EventLedger,
         Received,
@@ -96,7 +97,7 @@ class Host:
         #: (``settings.journal``) so that a restart does not run them again.
         self.ledger: EventLedger = MemoryLedger()
         if self.settings.journal is not None:
-            from twilio_component.journal import JournalLedger
+            from twilio_component.journal.store import JournalLedger
 
             self.ledger = JournalLedger(self.journal)
         for item in components:
@@ -331,11 +332,28 @@ class Host:
             raise ParameterError(problems, subject=entry.type)
         checked = self._connection(entry, connection)
         del connection  # keep the raw secret out of this frame's locals from here on
-        if key is not None:
-            from twilio_component.keyed import execute_keyed
+        if key is None:
+            return self._run(entry, parameters, checked)
+        from twilio_component.journal.keyed import run_once
 
-            return execute_keyed(self, entry, parameters, checked, key)
-        return self._run(entry, parameters, checked)
+        return run_once(
+            self.journal,
+            key,
+            step_type=entry.type,
+            parameters=parameters,
+            send=lambda: self._run(entry, parameters, checked),
+            look_up=self._look_up(entry, parameters, checked),
+        )
+
+    def _look_up(
+        self, entry: _Entry, parameters: Mapping[str, Any], checked: Connection
+    ) -> Callable[[datetime], dict[str, Any] | None] | None:
+        """How to find an earlier attempt of this step in the service's log (None: no way)."""
+        reconciler = entry.component.reconcilers.get(entry.action.name)
+        if reconciler is None:
+            return None
+        invocation = Invocation(entry.action, parameters, checked, self.runtime)
+        return lambda attempted_at: reconciler(invocation, attempted_at)
 
     @property
     def journal(self) -> Journal:
@@ -346,7 +364,7 @@ class Host:
                 "a keyed step needs a journal: Settings(journal='steps.db') in Python, "
                 "--journal PATH on the command line"
             )
-        from twilio_component.journal import open_journal
+        from twilio_component.journal.store import open_journal
 
         return self.runtime.shared("journal", lambda: open_journal(path))
 

@@ -5,31 +5,51 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from twilio_component.component import Connection, Invocation
 from twilio_component.errors import (
+    ComponentError,
     KeyBusyError,
     KeyConflictError,
     KeyHeldError,
-    NotSentError,
     RecordedRefusal,
     RefusedError,
     UnknownOutcomeError,
 )
-from twilio_component.journal import Journal, new_owner
+from twilio_component.journal.store import Journal, new_owner
 
-if TYPE_CHECKING:
-    from twilio_component.host import Host, _Entry
+__all__ = ["LookUp", "Send", "run_once"]
+
+#: Runs the step: its output object, or a ComponentError saying whether anything may have left.
+Send = Callable[[], dict[str, Any]]
+#: Finds an earlier attempt (made around the given time) in the service's own records: its
+#: output, None when it certainly was not received; UnknownOutcomeError when it cannot tell.
+LookUp = Callable[[datetime], "dict[str, Any] | None"]
+
+#: How long a write of what was sent waits for a journal that cannot be reached (a server
+#: restarting) before giving up; the key then stays claimed and is reconciled later.
+RECORD_PATIENCE = 30.0
 
 
-def execute_keyed(
-    host: Host, entry: _Entry, parameters: Mapping[str, Any], connection: Connection, key: str
+def run_once(
+    journal: Journal,
+    key: str,
+    *,
+    step_type: str,
+    parameters: Mapping[str, Any],
+    send: Send,
+    look_up: LookUp | None,
 ) -> dict[str, Any]:
-    """Run a validated step at most once for ``key`` (see Host.execute)."""
-    journal = host.journal
+    """Run a validated step at most once for ``key`` (see Host.execute).
+
+    What happens to the key after a failure depends only on whether the request may have
+    reached the service (``may_have_sent``): a refusal for good is recorded as failed, anything
+    that certainly sent nothing (a refusal for now, a request that never left, parameters or a
+    connection refused before sending) gives the key back as pending, and everything else
+    (a timeout, an interrupt, a handler's crash) leaves it unknown, to be looked up first.
+    """
     owner = new_owner()
-    claim = journal.claim(key, entry.type, parameters, owner)
+    claim = journal.claim(key, step_type, parameters, owner)
     record = claim.record
     if claim.kind == "conflict":
         raise KeyConflictError(key, record.step_type)
@@ -43,16 +63,18 @@ def execute_keyed(
         raise KeyHeldError(key, record.error or "held earlier")
     if claim.kind == "reconcile":
         found = _reconcile(
-            host, entry, parameters, connection, key=key, owner=owner, at=record.attempted_at
+            journal,
+            key,
+            owner=owner,
+            step_type=step_type,
+            look_up=look_up,
+            at=record.attempted_at,
         )
         if found is not None:
             return found
         journal.mark_attempt(key, owner)  # a new claim was marked when it was made
     try:
-        output = host._run(entry, parameters, connection)
-    except NotSentError:
-        journal.release(key, owner)
-        raise
+        output = send()
     except RefusedError as refused:
         if refused.retry_later:  # refused for now, not for good: a rerun sends it
             journal.release(key, owner)
@@ -60,16 +82,17 @@ def execute_keyed(
             code, why = getattr(refused, "code", None), _first_line(refused)
             _record(journal, lambda: journal.failed(key, owner, code, why))
         raise
-    except BaseException as error:  # unknown outcome, a handler's failure, an interrupt
+    except ComponentError as error:
+        if error.may_have_sent:
+            journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")
+        else:  # nothing left: the key is as if never tried
+            journal.release(key, owner)
+        raise
+    except BaseException as error:  # an interrupt: the request may be on its way
         journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")
         raise
     _record(journal, lambda: journal.sent(key, owner, output))
     return output
-
-
-#: How long a write of what was sent waits for a journal that cannot be reached (a server
-#: restarting) before giving up; the key then stays claimed and is reconciled later.
-RECORD_PATIENCE = 30.0
 
 
 def _record(journal: Journal, write: Callable[[], None]) -> None:
@@ -90,27 +113,22 @@ def _record(journal: Journal, write: Callable[[], None]) -> None:
 
 
 def _reconcile(
-    host: Host,
-    entry: _Entry,
-    parameters: Mapping[str, Any],
-    connection: Connection,
-    *,
+    journal: Journal,
     key: str,
+    *,
     owner: str,
+    step_type: str,
+    look_up: LookUp | None,
     at: float | None,
 ) -> dict[str, Any] | None:
     """The output of an earlier attempt found in the service's log, or None when it certainly
     was not received (the caller sends); held when that cannot be told."""
-    journal = host.journal
-    reconciler = entry.component.reconcilers.get(entry.action.name)
-    if reconciler is None:
-        reason = f"{entry.type} has no way to look up an earlier attempt"
+    if look_up is None:
+        reason = f"{step_type} has no way to look up an earlier attempt"
         journal.held(key, owner, reason)
         raise KeyHeldError(key, reason)
-    when = datetime.fromtimestamp(at or 0, UTC)
-    invocation = Invocation(entry.action, parameters, connection, host.runtime)
     try:
-        found = reconciler(invocation, when)
+        found = look_up(datetime.fromtimestamp(at or 0, UTC))
     except UnknownOutcomeError as unclear:
         reason = _first_line(unclear)
         journal.held(key, owner, reason)

@@ -14,9 +14,9 @@ the next claim reconciles it against the service's log instead of sending again.
 ambiguous and stays so until a person decides. The same key with other parameters (another
 fingerprint) is refused.
 
-SQLite (standard library), WAL and ``synchronous=FULL`` (every commit on disk), one writer at a
-time (``BEGIN IMMEDIATE``), safe across threads and processes. The SQL is plain enough to run on
-PostgreSQL too. The journal is also an EventLedger: trigger events claimed here are not run
+The state machine is written once, over a ``Database``: SQLite (``journal.sqlite``) or
+PostgreSQL (``journal.postgres``), each a dialect with its own connections, placeholder and
+transient errors. The journal is also an EventLedger: trigger events claimed here are not run
 again after a restart.
 """
 
@@ -26,16 +26,24 @@ import hashlib
 import json
 import os
 import socket
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-__all__ = ["Claim", "Journal", "Record", "fingerprint", "new_owner", "open_journal"]
+__all__ = [
+    "Claim",
+    "Cursor",
+    "Database",
+    "Journal",
+    "JournalLedger",
+    "Record",
+    "fingerprint",
+    "new_owner",
+    "open_journal",
+]
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS steps (
@@ -141,44 +149,112 @@ class Claim:
     record: Record
 
 
-class Journal:
-    """An SQLite journal file; thread-safe, and several processes may share the file."""
+class Database(Protocol):
+    """Where a journal keeps its records: one SQL dialect, its connections and its errors.
 
-    #: What the journal raises while it cannot be reached for a moment (a locked file, a
-    #: server restarting): a write that failed so may be tried again.
-    transient: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    ``placeholder`` is how its SQL marks a bound value (``?``, ``%s``); ``transient`` is what
+    it raises while it cannot be reached for a moment (a locked file, a server restarting).
+    """
 
-    def __init__(self, path: str | os.PathLike[str], *, lease: float = DEFAULT_LEASE) -> None:
-        self.path = os.fspath(path)
-        self.lease = lease
-        self._lock = threading.RLock()
-        self._db: Any = sqlite3.connect(
-            self.path, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._transaction() as db:
-            for statement in SCHEMA:
-                db.execute(statement)
+    placeholder: str
+    transient: tuple[type[BaseException], ...]
+    #: Where the records are, as shown to people (never a password).
+    where: str
 
-    def __repr__(self) -> str:
-        return f"Journal({self.path!r})"
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """A write transaction, one writer at a time, committed when the block ends."""
+
+    def read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read, outside any write transaction."""
 
     def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            self._db.close()
+        """Close its connections."""
 
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+
+class Cursor(Protocol):
+    """What a write transaction executes statements on."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Any:
+        """Run one statement; the result has ``fetchone`` and ``rowcount``."""
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]], /) -> Any:
+        """Run one statement once per row."""
+
+
+class _Statements:
+    """The journal's SQL, written once for a dialect's placeholder."""
+
+    def __init__(self, p: str) -> None:
+        self.get = f"SELECT {_COLUMNS} FROM steps WHERE key = {p}"
+        self.insert = (
+            f"INSERT INTO steps ({_COLUMNS}) VALUES ({p}, {p}, {p}, 'claimed', {p}, {p}, {p}, "
+            f"{p}, NULL, NULL, NULL, {p})"
+        )
+        self.reclaim = (
+            f"UPDATE steps SET state = 'claimed', owner = {p}, lease_until = {p}, "
+            f"updated_at = {p}, attempted_at = CASE WHEN {p} THEN {p} ELSE attempted_at END "
+            f"WHERE key = {p}"
+        )
+        self.update = f"UPDATE steps SET {{}}, updated_at = {p} WHERE key = {p} AND owner = {p}"
+        self.records = f"SELECT {_COLUMNS} FROM steps WHERE key LIKE {p} ESCAPE '\\' ORDER BY key"
+        self.counts = (
+            f"SELECT state, COUNT(*) FROM steps WHERE key LIKE {p} ESCAPE '\\' GROUP BY state"
+        )
+        self.note = (
+            f"INSERT INTO notes (name, value) VALUES ({p}, {p}) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+        )
+        self.noted = f"SELECT value FROM notes WHERE name = {p}"
+        self.event_seen = "SELECT 1 FROM events WHERE identity IN ({})"
+        self.event_insert = f"INSERT INTO events (identity, seen_at) VALUES ({p}, {p})"
+        self.rank = f"SELECT rank FROM sequences WHERE sequence = {p}"
+        self.advance = (
+            f"INSERT INTO sequences (sequence, rank) VALUES ({p}, {p}) "
+            "ON CONFLICT (sequence) DO UPDATE SET rank = excluded.rank"
+        )
+        self.p = p
+
+
+class Journal:
+    """Keyed steps' records and trigger events in a database; thread-safe, and several
+    processes (with PostgreSQL, several machines) may share it.
+
+    ``Journal(path)`` keeps them in an SQLite file; ``Journal(database)`` in any Database
+    (``open_journal`` picks one from a path or a ``postgresql://`` URL).
+    """
+
+    def __init__(
+        self, target: str | os.PathLike[str] | Database, *, lease: float = DEFAULT_LEASE
+    ) -> None:
+        if isinstance(target, str | os.PathLike):
+            from twilio_component.journal.sqlite import SQLiteDatabase
+
+            target = SQLiteDatabase(target)
+        self.database: Database = target
+        self.lease = lease
+        #: What the journal raises while it cannot be reached for a moment: a write that
+        #: failed so may be tried again.
+        self.transient = target.transient
+        self._sql = _Statements(target.placeholder)
+        try:
+            with self.database.transaction() as db:
+                for statement in SCHEMA:
+                    db.execute(statement)
+        except BaseException:
+            self.database.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        """Where the records are (a file, or a server's host and database; no password)."""
+        return self.database.where
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    def close(self) -> None:
+        """Close the database's connections."""
+        self.database.close()
 
     # -- keyed steps ------------------------------------------------------------------------
 
@@ -186,17 +262,17 @@ class Journal:
         """Claim ``key`` for ``owner``, atomically; see Claim for what can come back."""
         wanted = fingerprint(step_type, parameters)
         now = time.time()
-        with self._transaction() as db:
-            row = db.execute(f"SELECT {_COLUMNS} FROM steps WHERE key = ?", (key,)).fetchone()
+        sql = self._sql
+        with self.database.transaction() as db:
+            row = db.execute(sql.get, (key,)).fetchone()
             if row is None:
                 # A new claim is its attempt mark too (one durable commit fewer per step): the
                 # request leaves right after, and a crash before it only costs a lookup.
                 db.execute(
-                    f"INSERT INTO steps ({_COLUMNS}) VALUES (?, ?, ?, 'claimed', ?, ?, ?, ?, "
-                    "NULL, NULL, NULL, ?)",
+                    sql.insert,
                     (key, step_type, wanted, owner, now + self.lease, now, _json(parameters), now),
                 )
-                return Claim("new", self._get(db, key))
+                return Claim("new", Record.of(db.execute(sql.get, (key,)).fetchone()))
             record = Record.of(row)
             if record.fingerprint != wanted:
                 return Claim("conflict", record)
@@ -213,36 +289,42 @@ class Journal:
             if live:
                 return Claim("busy", record)
             fresh = record.state == "pending" or record.attempted_at is None
-            db.execute(
-                "UPDATE steps SET state = 'claimed', owner = ?, lease_until = ?, updated_at = ?, "
-                "attempted_at = CASE WHEN ? THEN ? ELSE attempted_at END WHERE key = ?",
-                (owner, now + self.lease, now, fresh, now, key),
+            db.execute(sql.reclaim, (owner, now + self.lease, now, fresh, now, key))
+            return Claim(
+                "new" if fresh else "reconcile", Record.of(db.execute(sql.get, (key,)).fetchone())
             )
-            return Claim("new" if fresh else "reconcile", self._get(db, key))
 
     def mark_attempt(self, key: str, owner: str) -> float:
         """Record, durably, that the request is about to leave; return that time."""
         now = time.time()
-        self._update(key, owner, "attempted_at = ?, lease_until = ?", (now, now + self.lease))
+        p = self._sql.p
+        self._update(key, owner, f"attempted_at = {p}, lease_until = {p}", (now, now + self.lease))
         return now
 
     def sent(self, key: str, owner: str, output: Mapping[str, Any]) -> None:
         """Record the step's output: done."""
-        self._update(key, owner, "state = 'sent', output = ?, owner = NULL", (_json(output),))
+        p = self._sql.p
+        self._update(key, owner, f"state = 'sent', output = {p}, owner = NULL", (_json(output),))
 
     def failed(self, key: str, owner: str, code: int | None, message: str) -> None:
         """Record the service's refusal: done, never sent again."""
+        p = self._sql.p
         self._update(
-            key, owner, "state = 'failed', error_code = ?, error = ?, owner = NULL", (code, message)
+            key,
+            owner,
+            f"state = 'failed', error_code = {p}, error = {p}, owner = NULL",
+            (code, message),
         )
 
     def unknown(self, key: str, owner: str, message: str) -> None:
         """Record that the request may have been received; the next claim reconciles it."""
-        self._update(key, owner, "state = 'unknown', error = ?, owner = NULL", (message,))
+        p = self._sql.p
+        self._update(key, owner, f"state = 'unknown', error = {p}, owner = NULL", (message,))
 
     def held(self, key: str, owner: str, message: str) -> None:
         """Record an ambiguity a person must resolve; the key is not sent again."""
-        self._update(key, owner, "state = 'held', error = ?, owner = NULL", (message,))
+        p = self._sql.p
+        self._update(key, owner, f"state = 'held', error = {p}, owner = NULL", (message,))
 
     def release(self, key: str, owner: str) -> None:
         """Give the key back as never sent (the request certainly did not leave)."""
@@ -254,91 +336,58 @@ class Journal:
         )
 
     def _update(self, key: str, owner: str, assignments: str, values: tuple[Any, ...]) -> None:
-        with self._transaction() as db:
+        with self.database.transaction() as db:
             done = db.execute(
-                f"UPDATE steps SET {assignments}, updated_at = ? WHERE key = ? AND owner = ?",
-                (*values, time.time(), key, owner),
+                self._sql.update.format(assignments), (*values, time.time(), key, owner)
             )
             if done.rowcount != 1:
                 raise RuntimeError(f"journal: {owner} no longer holds the claim on {key!r}")
 
     def get(self, key: str) -> Record | None:
         """The record of ``key``, if any."""
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM steps WHERE key = ?", (key,)).fetchone()
-        return Record.of(row) if row is not None else None
-
-    def _get(self, db: Any, key: str) -> Record:
-        return Record.of(
-            db.execute(f"SELECT {_COLUMNS} FROM steps WHERE key = ?", (key,)).fetchone()
-        )
+        rows = self.database.read(self._sql.get, (key,))
+        return Record.of(rows[0]) if rows else None
 
     def records(self, prefix: str) -> list[Record]:
         """Every record whose key starts with ``prefix``, in key order."""
-        pattern = _like(prefix)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM steps WHERE key LIKE ? ESCAPE '\\' ORDER BY key",
-                (pattern,),
-            ).fetchall()
-        return [Record.of(row) for row in rows]
+        return [Record.of(row) for row in self.database.read(self._sql.records, (_like(prefix),))]
 
     def counts(self, prefix: str) -> dict[str, int]:
         """How many records whose key starts with ``prefix`` are in each state."""
-        pattern = _like(prefix)
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT state, COUNT(*) FROM steps WHERE key LIKE ? ESCAPE '\\' GROUP BY state",
-                (pattern,),
-            ).fetchall()
+        rows = self.database.read(self._sql.counts, (_like(prefix),))
         return {str(state): int(count) for state, count in rows}
 
     def note(self, name: str, value: Mapping[str, Any]) -> None:
         """Keep a small JSON object under ``name`` (e.g. a campaign's size), replacing any."""
-        with self._transaction() as db:
-            db.execute(
-                "INSERT INTO notes (name, value) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (name, _json(value)),
-            )
+        with self.database.transaction() as db:
+            db.execute(self._sql.note, (name, _json(value)))
 
     def noted(self, name: str) -> dict[str, Any] | None:
         """The object kept under ``name``, if any."""
-        with self._lock:
-            row = self._db.execute("SELECT value FROM notes WHERE name = ?", (name,)).fetchone()
-        return json.loads(row[0]) if row is not None else None
+        rows = self.database.read(self._sql.noted, (name,))
+        return json.loads(rows[0][0]) if rows else None
 
     # -- trigger events (EventLedger) ---------------------------------------------------------
 
     def claim_event(self, identities: Sequence[str]) -> bool:
         """True, remembering every identity, when none was seen before (across restarts)."""
-        with self._transaction() as db:
-            marks = ",".join("?" * len(identities))
-            seen = db.execute(
-                f"SELECT 1 FROM events WHERE identity IN ({marks})", tuple(identities)
-            ).fetchone()
+        sql = self._sql
+        with self.database.transaction() as db:
+            marks = ",".join([sql.p] * len(identities))
+            seen = db.execute(sql.event_seen.format(marks), tuple(identities)).fetchone()
             if seen is not None:
                 return False
             now = time.time()
-            db.executemany(
-                "INSERT INTO events (identity, seen_at) VALUES (?, ?)",
-                [(identity, now) for identity in identities],
-            )
+            db.executemany(sql.event_insert, [(identity, now) for identity in identities])
             return True
 
     def advance(self, sequence: str, rank: int) -> bool:
         """True, remembering ``rank``, when it is above the highest seen for ``sequence``."""
-        with self._transaction() as db:
-            row = db.execute(
-                "SELECT rank FROM sequences WHERE sequence = ?", (sequence,)
-            ).fetchone()
+        with self.database.transaction() as db:
+            row = db.execute(self._sql.rank, (sequence,)).fetchone()
             if row is not None and rank <= row[0]:
                 return False
-            db.execute(
-                "INSERT INTO sequences (sequence, rank) VALUES (?, ?) "
-                "ON CONFLICT (sequence) DO UPDATE SET rank = excluded.rank",
-                (sequence, rank),
-            )
+            db.execute(self._sql.advance, (sequence, rank))
             return True
 
 
@@ -371,7 +420,7 @@ def open_journal(target: str | os.PathLike[str]) -> Journal:
     'twilio-component[postgres]'``) or an SQLite file path."""
     text = os.fspath(target)
     if text.startswith(("postgresql://", "postgres://")):
-        from twilio_component.journal_pg import PostgresJournal
+        from twilio_component.journal.postgres import PostgresJournal
 
         return PostgresJournal(text)
     return Journal(text)

@@ -10,17 +10,17 @@ was written)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
-from typing import TYPE_CHECKING, Any, cast
+from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING, Any
 
 from twilio_component.errors import ComponentError
-from twilio_component.journal import DEFAULT_LEASE, SCHEMA, Journal
+from twilio_component.journal.store import DEFAULT_LEASE, Journal
 
 if TYPE_CHECKING:
     from psycopg import Connection
     from psycopg_pool import ConnectionPool
 
-__all__ = ["PostgresJournal"]
+__all__ = ["PostgresDatabase", "PostgresJournal"]
 
 #: The advisory lock every journal write holds (an arbitrary constant: "twjr").
 WRITE_LOCK = 0x74776A72
@@ -33,37 +33,24 @@ APPLICATION_NAME = "twilio-component journal"
 _INSTALL = "pip install 'twilio-component[postgres]'"
 
 
-class _Result:
-    """A read's rows, fetched before its connection went back to the pool."""
-
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self._rows = rows
-        self.rowcount = rowcount
-
-    def fetchone(self) -> Any:
-        return self._rows[0] if self._rows else None
-
-    def fetchall(self) -> list[Any]:
-        return list(self._rows)
-
-
 class _Transaction:
-    """One pooled connection inside a write transaction, with the SQLite module's calls (``?``
-    placeholders)."""
+    """One pooled connection inside a write transaction."""
 
     def __init__(self, connection: Connection[Any]) -> None:
         self._connection = connection
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        return self._connection.execute(_pg(sql), tuple(parameters))
+        return self._connection.execute(sql, tuple(parameters))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._connection.cursor() as cursor:
-            cursor.executemany(_pg(sql), [tuple(r) for r in rows])
+            cursor.executemany(sql, [tuple(r) for r in rows])
 
 
-class _Database:
-    """A pool of psycopg connections to one database."""
+class PostgresDatabase:
+    """The journal's PostgreSQL dialect: a pool of psycopg connections to one database."""
+
+    placeholder = "%s"
 
     def __init__(self, url: str, pool_size: int) -> None:
         try:
@@ -80,6 +67,7 @@ class _Database:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._psycopg = psycopg
         self.where = url.rsplit("@", maxsplit=1)[-1]  # never the password
+        self.transient: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
         options: dict[str, Any] = {
             "autocommit": True,
             "connect_timeout": CONNECT_TIMEOUT,
@@ -156,15 +144,14 @@ class _Database:
                 return connection
         raise AssertionError("unreachable")
 
-    def read(self, sql: str, parameters: Sequence[Any] = ()) -> _Result:
+    def read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """A read outside any transaction, on a connection of its own, once more on a fresh one
         if the server left; its rows are fetched before the connection goes back."""
         for attempt in (1, 2):
             connection = self._pool.getconn()
             try:
-                cursor = connection.execute(_pg(sql), tuple(parameters))
-                rows = cursor.fetchall() if cursor.description is not None else []
-                return _Result(rows, cursor.rowcount)
+                cursor = connection.execute(sql, tuple(parameters))
+                return cursor.fetchall() if cursor.description is not None else []
             except self._psycopg.OperationalError:
                 if attempt == 2:
                     raise
@@ -174,6 +161,7 @@ class _Database:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        """Close every connection of the pool."""
         self._pool.close()
 
 
@@ -186,45 +174,4 @@ class PostgresJournal(Journal):
     def __init__(
         self, url: str, *, lease: float = DEFAULT_LEASE, pool_size: int = DEFAULT_POOL_SIZE
     ) -> None:
-        self.path = url.rsplit("@", maxsplit=1)[-1]
-        self.lease = lease
-        # The SQLite journal's reads hold its lock around the one connection; here each read
-        # takes a connection from the pool, so no process-wide lock is needed.
-        self._lock = cast(Any, nullcontext())
-        self._pg = _Database(url, pool_size)
-        self._db = _Reads(self._pg)
-        import psycopg
-        from psycopg_pool import PoolTimeout
-
-        self.transient = (psycopg.OperationalError, PoolTimeout)
-        try:
-            with self._transaction() as db:
-                for statement in SCHEMA:
-                    db.execute(statement)
-        except BaseException:
-            self._pg.close()
-            raise
-
-    def close(self) -> None:
-        """Close every connection of the pool."""
-        self._pg.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self._pg.transaction() as db:
-            yield db
-
-
-class _Reads:
-    """What the SQLite journal's reads call (``self._db.execute``), on pooled connections."""
-
-    def __init__(self, database: _Database) -> None:
-        self._database = database
-
-    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> _Result:
-        return self._database.read(sql, parameters)
-
-
-def _pg(sql: str) -> str:
-    """SQLite's ``?`` placeholders as psycopg's ``%s``."""
-    return sql.replace("?", "%s")
+        super().__init__(PostgresDatabase(url, pool_size), lease=lease)

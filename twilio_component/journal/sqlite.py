@@ -1,0 +1,51 @@
+"""The journal's SQLite dialect: one file, WAL, every commit on disk, one writer at a time."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["SQLiteDatabase"]
+
+
+class SQLiteDatabase:
+    """An SQLite file (standard library): WAL and ``synchronous=FULL`` (every commit on disk),
+    one writer at a time (``BEGIN IMMEDIATE``), safe across threads and processes."""
+
+    placeholder = "?"
+    transient: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.where = os.fspath(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.where, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the one connection, under this process's lock."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read."""
+        with self._lock:
+            return self._db.execute(sql, tuple(parameters)).fetchall()
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
