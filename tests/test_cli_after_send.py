@@ -25,14 +25,27 @@ WORKFLOW = {
 }
 
 
-def write(tmp_path: Path) -> str:
+#: Task 2's recipient comes from task 1's output, so only running it shows it is no number.
+FAILS_AFTER_A_SEND = {
+    "tasks": [
+        WORKFLOW["tasks"][0],
+        {
+            "name": "again",
+            "type": "twilio/v1/sendSMS",
+            "parameters": {"To": "${sms.body}", "From": "+15005550006", "Body": "again"},
+        },
+    ]
+}
+
+
+def write(tmp_path: Path, workflow: dict[str, object] = WORKFLOW) -> str:
     path = tmp_path / "workflow.json"
-    path.write_text(json.dumps(WORKFLOW), encoding="utf-8")
+    path.write_text(json.dumps(workflow), encoding="utf-8")
     return str(path)
 
 
 def test_a_workflow_failing_after_a_send_exits_5_naming_the_sid(cli: Cli, tmp_path: Path) -> None:
-    result = cli("run", write(tmp_path))
+    result = cli("run", write(tmp_path, FAILS_AFTER_A_SEND))
     sid = result.json()["tasks"]["sms"]["sid"]
     assert result.code == 5
     assert f"sent {sid}" in result.err

@@ -25,6 +25,9 @@ from twilio_component import (
     RequestNotSentError,
     TriggerConflictError,
     TwilioAPIError,
+    WorkflowError,
+    WorkflowFailed,
+    WorkflowRun,
 )
 from twilio_component.errors import ComponentError
 
@@ -36,6 +39,13 @@ EXAMPLES: dict[str, ComponentError] = {
     "ParameterError": ParameterError(PROBLEMS, subject="twilio/v1/sendSMS"),
     "ConnectionConfigError": ConnectionConfigError([Problem("password", "is required")]),
     "OutputError": OutputError("twilio/v1/sendSMS", {"sid": "SM" + "a" * 32}, PROBLEMS),
+    "WorkflowError": WorkflowError(PROBLEMS),
+    "WorkflowFailed": WorkflowFailed(
+        "again",
+        ParameterError(PROBLEMS),
+        WorkflowRun(tasks={"sms": {"sid": "SM" + "c" * 32}}),
+        {"sms": "SM" + "c" * 32},
+    ),
     "ActionError": ActionError("acme/v1/ping", "acme", "RuntimeError", "refused"),
     "KeyBusyError": KeyBusyError("order-1", "host/123/abcd"),
     "KeyConflictError": KeyConflictError("order-1", "twilio/v1/sendSMS"),
@@ -66,7 +76,12 @@ ERRORS = [
 
 
 def public(error: BaseException) -> dict[str, Any]:
-    return {k: v for k, v in vars(error).items() if not k.startswith("_")}
+    """Its public attributes; an error it carries (a workflow's failed task's) as type and text."""
+    return {
+        k: (type(v), str(v)) if isinstance(v, BaseException) else v
+        for k, v in vars(error).items()
+        if not k.startswith("_")
+    }
 
 
 def test_every_exported_error_has_a_pickling_example() -> None:

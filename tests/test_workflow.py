@@ -11,6 +11,7 @@ from conftest import FROM, TO, Cli, creates
 
 from twilio_component.errors import StepError
 from twilio_component.sandbox import Sandbox
+from twilio_component.twilio.settings import Settings
 from twilio_component.workflow import resolve, typed_input
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -270,3 +271,70 @@ def test_a_trigger_without_a_type_says_it_is_required() -> None:
     document = {"trigger": {}, "tasks": [{"name": "a", "type": "x/v1/y", "parameters": {}}]}
     problems = workflow_problems(document, ("x/v1/y",), triggers={})
     assert [(p.path, p.reason.split(",")[0]) for p in problems] == [("trigger.type", "is required")]
+
+
+def _two_tasks(second_to: str) -> dict[str, Any]:
+    return {
+        "tasks": [
+            {
+                "name": "first",
+                "type": "twilio/v1/sendSMS",
+                "parameters": {"To": TO, "From": FROM, "Body": "one"},
+            },
+            {
+                "name": "second",
+                "type": "twilio/v1/sendSMS",
+                "parameters": {"To": second_to, "From": FROM, "Body": "two"},
+            },
+        ]
+    }
+
+
+def test_run_refuses_a_workflow_whose_second_task_is_invalid_before_sending_the_first(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(_two_tasks("12345")))
+    result = cli("run", str(path))
+    assert result.code == 2, result.err
+    assert "tasks[1].parameters.To" in result.err
+    assert "nothing was sent" in result.err
+    assert creates(twilio_sandbox) == 0
+
+
+def test_run_sends_both_tasks_when_the_second_is_valid(
+    cli: Cli, tmp_path: Path, twilio_sandbox: Sandbox
+) -> None:
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(_two_tasks("+15558675311")))
+    result = cli("run", str(path))
+    assert result.code == 0, result.err
+    assert list(result.json()["tasks"]) == ["first", "second"]
+    assert creates(twilio_sandbox) == 2
+
+
+def test_host_run_refuses_what_validate_refuses_before_anything_runs(
+    twilio_sandbox: Sandbox,
+) -> None:
+    from twilio_component import Host, WorkflowError
+
+    with (
+        Host.load(Settings(base_url=twilio_sandbox.base_url)) as host,
+        pytest.raises(WorkflowError, match=r"tasks\[1\]\.parameters\.To"),
+    ):
+        host.run(_two_tasks("12345"), connections={"twilio": twilio_sandbox.connection})
+    assert creates(twilio_sandbox) == 0
+
+
+def test_host_run_with_a_run_id_sends_each_task_once_across_reruns(
+    twilio_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from twilio_component import Host
+
+    settings = Settings(base_url=twilio_sandbox.base_url, journal=str(tmp_path / "runs.db"))
+    with Host.load(settings) as host:
+        connections = {"twilio": twilio_sandbox.connection}
+        first = host.run(_two_tasks("+15558675311"), connections=connections, run_id="r-1")
+        again = host.run(_two_tasks("+15558675311"), connections=connections, run_id="r-1")
+    assert again.tasks == first.tasks
+    assert creates(twilio_sandbox) == 2

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "1.0.0"
 
 if TYPE_CHECKING:
-    from twilio_component.component import Component, Invocation
+    from twilio_component.component import Component, Connection, Invocation, Runtime
     from twilio_component.descriptor import load_descriptor
     from twilio_component.errors import (
         ActionError,
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         StepError,
         TriggerConflictError,
         UnknownOutcomeError,
+        WorkflowError,
     )
     from twilio_component.hookspecs import hookimpl
     from twilio_component.host import Host
@@ -53,12 +54,17 @@ if TYPE_CHECKING:
     from twilio_component.twilio.segments import estimate
     from twilio_component.twilio.settings import Settings
     from twilio_component.twilio.signature import compute_signature, verify_signature
+    from twilio_component.workflow import WorkflowFailed, WorkflowRun
 
 # Public names, imported on first use so that `import twilio_component` stays cheap.
 _EXPORTS = {
     "Host": "twilio_component.host",
     "Component": "twilio_component.component",
     "Invocation": "twilio_component.component",
+    "Connection": "twilio_component.component",
+    "Runtime": "twilio_component.component",
+    "WorkflowFailed": "twilio_component.workflow",
+    "WorkflowRun": "twilio_component.workflow",
     "hookimpl": "twilio_component.hookspecs",
     "load_descriptor": "twilio_component.descriptor",
     "Settings": "twilio_component.twilio.settings",
@@ -74,6 +80,7 @@ _EXPORTS = {
             "RefusedError",
             "ServiceError",
             "UnknownOutcomeError",
+            "WorkflowError",
             "ComponentError",
             "ConnectionConfigError",
             "DescriptorError",
@@ -119,6 +126,7 @@ __all__ = [
     "ActionError",
     "Component",
     "ComponentError",
+    "Connection",
     "ConnectionConfigError",
     "DescriptorError",
     "Event",
@@ -142,6 +150,7 @@ __all__ = [
     "RefusedError",
     "RequestNotSentError",
     "RetryPolicy",
+    "Runtime",
     "ServiceError",
     "Settings",
     "StepError",
@@ -153,6 +162,9 @@ __all__ = [
     "UnknownOutcomeError",
     "WebhookAnswer",
     "WebhookRequest",
+    "WorkflowError",
+    "WorkflowFailed",
+    "WorkflowRun",
     "compute_signature",
     "estimate",
     "hookimpl",

@@ -794,12 +794,7 @@ def _is_list(host: Host, step_type: str, name: str) -> bool:
 
 
 def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
-    from twilio_component.workflow import (
-        WorkflowFailed,
-        is_workflow,
-        run_workflow,
-        workflow_problems,
-    )
+    from twilio_component.workflow import WorkflowFailed, is_workflow
 
     document = _read_json(args.workflow)
     inputs: dict[str, str] = {}
@@ -807,6 +802,11 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
         if name in inputs:
             raise UsageError(f"--input {name}: given twice; give each input once")
         inputs[name] = value
+    if (args.run_id is None) != (args.journal is None):
+        raise UsageError(
+            "--run-id and --journal go together: the journal records the run's tasks "
+            "under its ID, so that running it again resumes it"
+        )
     with _target(args, console, environ) as (host, connections):
         if not is_workflow(document):
             document = (
@@ -814,24 +814,9 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
                 if isinstance(document, dict)
                 else document
             )
-        problems = workflow_problems(document, host.step_types)
-        if problems:
-            raise StepError("\n".join(str(p) for p in problems))
         by_component = connections.for_workflow(document)
-
-        if (args.run_id is None) != (args.journal is None):
-            raise UsageError(
-                "--run-id and --journal go together: the journal records the run's tasks "
-                "under its ID, so that running it again resumes it"
-            )
-
-        def execute(step: Mapping[str, Any]) -> dict[str, Any]:
-            component = host.component_of(step["type"])
-            key = None if args.run_id is None else f"run/{args.run_id}/{step['name']}"
-            return host.execute(step, connection=by_component[component.descriptor.name], key=key)
-
         try:
-            run = run_workflow(document, inputs, execute)
+            run = host.run(document, connections=by_component, inputs=inputs, run_id=args.run_id)
         except WorkflowFailed as failure:
             with contextlib.suppress(OSError, ValueError):
                 console.result(failure.run.as_json())
@@ -1135,31 +1120,12 @@ def _campaign_send(args: argparse.Namespace, console: Console, environ: Mapping[
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from twilio_component.host import Host
-    from twilio_component.workflow import _references, is_workflow, workflow_problems
+    from twilio_component.workflow import check_workflow, is_workflow
 
     document = _read_json(args.file)
     host = Host.load()
-    problems: list[Problem] = []
     if is_workflow(document):
-        problems = workflow_problems(
-            document, host.step_types, host, triggers=host.trigger_events()
-        )
-        trigger = document.get("trigger")
-        if not problems and isinstance(trigger, dict):
-            problems = [
-                Problem(f"trigger.parameters.{p.path}", p.reason)
-                for p in host.check_trigger(trigger["type"], trigger.get("parameters", {}))
-            ]
-        if not problems:
-            for index, task in enumerate(document["tasks"]):
-                given = task.get("parameters", {})
-                # A referenced value is known only when the workflow runs: count it as given
-                # (None, which every check across parameters passes over) and judge the rest.
-                referenced = {k for k, v in given.items() if _references(v)}
-                shaped = {k: None if k in referenced else v for k, v in given.items()}
-                for p in host.check_step({**task, "parameters": shaped}):
-                    if p.path.split("[")[0] not in referenced:
-                        problems.append(Problem(f"tasks[{index}].parameters.{p.path}", p.reason))
+        problems = check_workflow(document, host, trigger="allowed")
     else:
         problems = host.check_step(document)
     for problem in problems:

@@ -125,3 +125,6 @@ class Component:
     #: How to look up an earlier attempt of each action (keyed steps after a crash), by action.
     #: An action without one has such a key held rather than sent again.
     reconcilers: Mapping[str, Reconciler] = field(default_factory=dict)
+    #: What names the thing an output object or a trigger's event is about (a message's ID):
+    #: errors say what was already done with it, ``listen`` which event ran. None: nothing.
+    receipt: Callable[[Mapping[str, Any]], str | None] | None = None

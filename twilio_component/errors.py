@@ -6,11 +6,12 @@
     ├── DescriptorError             a component descriptor is invalid (path of each problem)  1
     ├── StepError                   a step or workflow cannot run as written (unknown type)   2
     │   ├── ParameterError          step parameters are invalid (every problem); nothing sent 2
+    │   ├── WorkflowError           a workflow's tasks or references are invalid; nothing ran 2
     │   └── KeyConflictError        a step key was used before with other parameters; not sent 2
     ├── ConnectionConfigError       credentials or API address missing or malformed; not sent 2
     ├── OutputError                 sent, but the output broke its schema (strict mode)       1
     ├── ActionError                 a component's handler failed unexpectedly (names both)    4
-    ├── WorkflowFailed              a task failed after earlier tasks ran (workflow.py)       5
+    ├── WorkflowFailed              a task failed after earlier tasks ran (workflow/)         5
     ├── TriggerConflictError        a webhook is already set to another URL; left as it is    2
     └── ServiceError                talking to a component's service failed                   1
         ├── RefusedError            the service answered no; nothing was sent                 3
@@ -97,6 +98,12 @@ class ParameterError(_ProblemsError, StepError):
     headline = "parameters are invalid, nothing was sent"
 
 
+class WorkflowError(_ProblemsError, StepError):
+    """A workflow cannot run as written (every problem, each with its path); nothing ran."""
+
+    headline = "workflow cannot run as written, nothing was sent"
+
+
 class ConnectionConfigError(_ProblemsError):
     """Credentials or the API address are missing or malformed; nothing was sent."""
 
@@ -177,15 +184,21 @@ class OutputError(ComponentError):
     may_have_sent = True
 
     def __init__(
-        self, step_type: str, output: dict[str, object], problems: Sequence[Problem]
+        self,
+        step_type: str,
+        output: dict[str, object],
+        problems: Sequence[Problem],
+        *,
+        receipt: str | None = None,
     ) -> None:
         self.output = output
         self.problems = tuple(problems)
-        sid = output.get("sid")
+        self.receipt = receipt
+        done = f"ran and did its work ({receipt})" if receipt else "ran and did its work"
         listed = "; ".join(str(p) for p in self.problems)
         super().__init__(
-            f"{step_type} ran and the message was sent (sid {sid}), but its output does not match "
-            f"the output schema: {listed}. Do not send it again; report this as a bug."
+            f"{step_type} {done}, but its output does not match the output schema: {listed}. "
+            "Do not run it again; report this as a bug."
         )
 
 
@@ -202,6 +215,7 @@ __all__ = [
     "ServiceError",
     "StepError",
     "UnknownOutcomeError",
+    "WorkflowError",
 ]
 
 

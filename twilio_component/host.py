@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -288,7 +288,7 @@ class Host:
     def _entry(self, step_type: object) -> _Entry:
         if not isinstance(step_type, str):
             raise StepError(
-                f"step type must be a string like 'twilio/v1/sendSMS', not {step_type!r}"
+                f"step type must be a string like 'component/v1/action', not {step_type!r}"
             )
         entry = self._entries.get(step_type)
         if entry is not None:
@@ -387,7 +387,9 @@ class Host:
         if self.settings.strict_output:
             wrong = entry.output.problems(output)
             if wrong:
-                raise OutputError(entry.type, output, wrong)
+                raise OutputError(
+                    entry.type, output, wrong, receipt=self.receipt(entry.type, output)
+                )
         return output
 
     # -- triggers ---------------------------------------------------------------------------
@@ -500,38 +502,59 @@ class Host:
         *,
         connections: Mapping[str, Mapping[str, Any]],
         inputs: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
     ) -> WorkflowRun:
         """Run a workflow file's tasks in order; each task uses its component's connection.
 
         ``connections`` maps a component's name (``twilio``) or type (``twilio/v1``) to its
-        connection. Raises StepError before anything runs when the workflow is malformed or a
-        connection is missing, WorkflowFailed when a task fails after others ran.
+        connection. Every task's literal parameters, references and the output fields they
+        name are checked before the first task runs: WorkflowError (nothing ran) lists every
+        problem; StepError when a connection is missing; WorkflowFailed when a task fails after
+        others ran. With ``run_id`` (and ``settings.journal``) each task runs at most once under
+        that ID: running it again returns the recorded outputs and sends only the rest.
         """
-        from twilio_component.workflow import run_workflow, workflow_problems
+        from twilio_component.workflow import Workflow
 
-        problems = workflow_problems(workflow, self.step_types, self)
-        if problems:
-            raise StepError("\n".join(str(p) for p in problems))
+        checked = Workflow(workflow, self)
+        if run_id is not None and self.settings.journal is None:
+            raise StepError(
+                "a resumable run (run_id) needs a journal: Settings(journal='steps.db') in "
+                "Python, --journal PATH on the command line"
+            )
+        execute = self.executor(connections, checked.step_types)
+        return checked.run(execute, inputs=inputs, run_id=run_id)
+
+    def executor(
+        self, connections: Mapping[str, Mapping[str, Any]], step_types: Iterable[str] = ()
+    ) -> Callable[[Mapping[str, Any], str | None], dict[str, Any]]:
+        """Runs a step (under a key or none) with its component's connection from
+        ``connections`` (by component name or type); StepError at once when one of
+        ``step_types`` has none."""
         missing = sorted(
             {
-                component.descriptor.name
-                for component in self._workflow_components(workflow)
-                if self._connection_for(component, connections) is None
+                self.component_of(step_type).descriptor.name
+                for step_type in step_types
+                if self._connection_for(self.component_of(step_type), connections) is None
             }
         )
         if missing:
             raise StepError(f"no connection given for component(s) {', '.join(missing)}")
 
-        def execute(step: Mapping[str, Any]) -> dict[str, Any]:
+        def execute(step: Mapping[str, Any], key: str | None) -> dict[str, Any]:
             component = self.component_of(step["type"])
             given = self._connection_for(component, connections)
-            return self.execute(step, connection=given or {})
+            return self.execute(step, connection=given or {}, key=key)
 
-        return run_workflow(workflow, inputs or {}, execute)
+        return execute
 
-    def _workflow_components(self, workflow: Mapping[str, Any]) -> Iterator[Component]:
-        for task in workflow.get("tasks", []):
-            yield self.component_of(task["type"])
+    def receipt(self, step_type: str, output: Mapping[str, Any]) -> str | None:
+        """What names the thing a step's output (or a trigger's event) is about, a message's
+        ID say, when its component tells (``Component.receipt``)."""
+        if step_type in self._triggers:
+            tell = self._triggers[step_type].component.receipt
+        else:
+            tell = self.component_of(step_type).receipt
+        return tell(output) if tell is not None and isinstance(output, Mapping) else None
 
     @staticmethod
     def _connection_for(

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from twilio_component.component import Component
-from twilio_component.errors import ComponentError, Problem, StepError
+from twilio_component.errors import ComponentError
 from twilio_component.host import Host
-from twilio_component.workflow import WorkflowFailed, run_workflow, workflow_problems
+from twilio_component.workflow import Workflow, WorkflowFailed
 from twilio_component.wsgi import TriggerApp
 
 __all__ = ["Listener", "ThreadingWSGIServer", "serve"]
@@ -42,7 +42,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class Listener:
-    """A workflow with a trigger, served: validated up front, then one run per event."""
+    """A workflow with a trigger, served: checked whole up front, then one run per event."""
 
     def __init__(
         self,
@@ -52,40 +52,26 @@ class Listener:
         out: TextIO,
         redact: Callable[[str], str],
     ) -> None:
-        problems = workflow_problems(
-            workflow, host.step_types, host, triggers=host.trigger_events()
-        )
-        trigger = workflow.get("trigger") if isinstance(workflow, Mapping) else None
-        if not problems and not isinstance(trigger, Mapping):
-            problems = [Problem("trigger", 'is missing: {"type": …, "parameters": {…}}')]
-        if problems:
-            raise StepError("\n".join(str(p) for p in problems))
-        assert isinstance(trigger, Mapping)
         self.host = host
-        self.workflow = workflow
-        self.trigger_type: str = trigger["type"]
-        self.parameters: dict[str, Any] = dict(trigger.get("parameters", {}))
+        self.workflow = Workflow(workflow, host, trigger="required")
+        assert self.workflow.trigger_type is not None
+        self.trigger_type: str = self.workflow.trigger_type
+        self.parameters: dict[str, Any] = self.workflow.trigger_parameters
         receiver = host.component_of_trigger(self.trigger_type)
-        used = {
-            c.descriptor.name: c for c in [host.component_of(t["type"]) for t in workflow["tasks"]]
-        }
+        used = {c.descriptor.name: c for c in map(host.component_of, self.workflow.step_types)}
         used[receiver.descriptor.name] = receiver
         self.connections = {name: connection_for(c) for name, c in used.items()}
         self.trigger_connection = self.connections[receiver.descriptor.name]
+        self._execute = host.executor(self.connections, self.workflow.step_types)
         self.out = out
         self.redact = redact
         self._lock = threading.Lock()
 
     def run(self, event: Mapping[str, Any]) -> None:
         """Run the workflow for one event and print one JSON line with what it did."""
-
-        def execute(step: Mapping[str, Any]) -> dict[str, Any]:
-            name = self.host.component_of(step["type"]).descriptor.name
-            return self.host.execute(step, connection=self.connections[name])
-
-        line: dict[str, Any] = {"event": event.get("messageSid")}
+        line: dict[str, Any] = {"event": self.host.receipt(self.trigger_type, event)}
         try:
-            done = run_workflow(self.workflow, {}, execute, event=event)
+            done = self.workflow.run(self._execute, event=event)
         except WorkflowFailed as failure:
             line.update(failure.run.as_json())
             line["error"] = f"task {failure.task!r} failed: {failure.error}"

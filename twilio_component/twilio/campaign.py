@@ -271,9 +271,9 @@ class Campaign:
 
 def _row_references(value: Any) -> set[str]:
     """The columns ``${row.COLUMN}`` references in a step's parameters name."""
-    from twilio_component.workflow import _references
+    from twilio_component.workflow import references
 
-    return {ref.split(".", 1)[1] for ref in _references(value) if ref.startswith("row.")}
+    return {ref.split(".", 1)[1] for ref in references(value) if ref.startswith("row.")}
 
 
 def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from twilio_component.component import Component
 from twilio_component.descriptor import load_descriptor
@@ -12,6 +13,12 @@ from twilio_component.twilio.messages import find_earlier_message, send_message
 from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.rules import twilio_rules
 from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
+
+
+def message_sid(output: Mapping[str, Any]) -> str | None:
+    """The SID of the message an output object or a trigger's event is about."""
+    sid = output.get("sid", output.get("messageSid"))
+    return sid if isinstance(sid, str) else None
 
 
 @hookimpl
@@ -27,5 +34,6 @@ def register_components(register: Callable[[Component], None]) -> None:
             shapes=SHAPES | TRIGGER_SHAPES,
             triggers=twilio_triggers(),
             reconcilers={action.name: find_earlier_message for action in descriptor.actions},
+            receipt=message_sid,
         )
     )
