@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from conftest import Cli
@@ -38,7 +39,7 @@ FAILS_AFTER_A_SEND = {
 }
 
 
-def write(tmp_path: Path, workflow: dict[str, object] = WORKFLOW) -> str:
+def write(tmp_path: Path, workflow: Mapping[str, object] = WORKFLOW) -> str:
     path = tmp_path / "workflow.json"
     path.write_text(json.dumps(workflow), encoding="utf-8")
     return str(path)

@@ -837,7 +837,13 @@ def _run(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
 
 def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
     from twilio_component.errors import TriggerConflictError
-    from twilio_component.listen import Listener, origin, serve, stop_signals, webhook_path
+    from twilio_component.triggers.listener import (
+        Listener,
+        origin,
+        serve,
+        stop_signals,
+        webhook_path,
+    )
 
     document = _read_json(args.workflow)
     if args.public_url is not None:
@@ -848,17 +854,11 @@ def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, st
                 "e.g. https://abc.ngrok.app/sms"
             )
     with _target(args, console, environ) as (host, connections):
-        listener = Listener(
-            host,
-            document,
-            connections.for_component,
-            console.out,
-            console.redact,
-        )
+        listener = Listener(host, document, connections.for_component, console.out, console.redact)
         path = webhook_path(listener.trigger_type, args.public_url)
         public = origin(args.public_url) if args.public_url else None
         app = listener.app(public, path, args.trust_forwarded)
-        _refuses_unsigned(host, listener, args.public_url or f"http://127.0.0.1{path}")
+        listener.probe(args.public_url or f"http://127.0.0.1{path}")
         try:
             serving = serve(app, args.host, args.port)
             server = serving.__enter__()
@@ -876,18 +876,10 @@ def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, st
             shown_host = f"[{bound_host}]" if ":" in bound_host else bound_host
             local_url = f"http://{shown_host}:{bound_port}{path}"
             webhook_url = args.public_url or local_url
-            trigger = host.trigger_of(listener.trigger_type)
-            register = trigger.type == "DYNAMIC_WEBHOOK" and not args.no_register
-            state: dict[str, Any] | None = None
+            register = listener.registers and not args.no_register
             if register:
                 try:
-                    state = host.enable_trigger(
-                        listener.trigger_type,
-                        listener.parameters,
-                        connection=listener.trigger_connection,
-                        webhook_url=webhook_url,
-                        take_over=args.take_over,
-                    )
+                    listener.enable(webhook_url, take_over=args.take_over)
                 except TriggerConflictError as conflict:
                     raise UsageError(str(conflict)) from None
             started = {
@@ -904,54 +896,16 @@ def _listen(args: argparse.Namespace, console: Console, environ: Mapping[str, st
                 while not stop.wait(0.5):
                     pass
             finally:
-                if state is not None:
-                    _restore(host, listener, webhook_url, state, console)
+                restored = listener.restore()
+                if restored is not None:
+                    console.problem(restored.message)
+                    if not restored.ok:
+                        raise SentThenFailed("the webhook was left pointing here")
     return EXIT_OK
 
 
 #: Addresses that listen on every interface, and the loopback address that reaches each.
 _EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # noqa: S104 (names, not bindings)
-
-
-def _refuses_unsigned(host: Host, listener: Any, url: str) -> None:
-    """Before serving: the trigger can verify with this connection (an unsigned request is
-    refused), so nothing is registered that would then answer every webhook with an error."""
-    from twilio_component.triggers import WebhookRequest
-
-    probe = WebhookRequest("POST", url, {"Content-Type": "application/x-www-form-urlencoded"})
-    received = host.receive(listener.trigger_type, probe, connection=listener.trigger_connection)
-    if received.answer.status != 403 or received.events:
-        raise UsageError(f"{listener.trigger_type}: it accepts unsigned requests; not serving it")
-
-
-def _restore(
-    host: Host, listener: Any, webhook_url: str, state: Mapping[str, Any], console: Console
-) -> None:
-    """Put back what enabling replaced, unless someone changed it since; say what happened."""
-    from twilio_component.errors import TriggerConflictError
-
-    where = f"listen: {listener.trigger_type} {json.dumps(listener.parameters)}"
-    try:
-        host.disable_trigger(
-            listener.trigger_type,
-            listener.parameters,
-            connection=listener.trigger_connection,
-            webhook_url=webhook_url,
-            state=state,
-        )
-    except TriggerConflictError as changed:
-        console.problem(
-            f"{where}: its webhook was changed to {changed.current} while listening; left as it is."
-        )
-        return
-    except ComponentError as error:
-        console.problem(
-            f"{where}: its webhook could not be put back ({_one_line(str(error).splitlines()[0])})"
-            f"; it still points at {webhook_url}. Set it back to "
-            f"{state.get('sms_url') or 'nothing'} (method {state.get('sms_method')}) by hand."
-        )
-        raise SentThenFailed("the webhook was left pointing here") from None
-    console.problem(f"{where}: the webhook it replaced is back.")
 
 
 #: Seconds after its slot a campaign's thread may still send; later, it books a new slot.

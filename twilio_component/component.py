@@ -13,7 +13,7 @@ from twilio_component.settings import HostSettings
 from twilio_component.validation import RuleCheck
 
 if TYPE_CHECKING:
-    from twilio_component.triggers import TriggerHandler
+    from twilio_component.triggers.protocol import TriggerHandler
 
 T = TypeVar("T")
 

@@ -32,7 +32,7 @@ from twilio_component.validation import ObjectValidator
 
 if TYPE_CHECKING:
     from twilio_component.journal.store import Journal
-    from twilio_component.triggers import (
+    from twilio_component.triggers.protocol import (
         EventLedger,
         Received,
         TriggerHandler,
@@ -91,7 +91,7 @@ class Host:
         self._entries: dict[str, _Entry] = {}
         self._connections: dict[str, tuple[tuple[Authorization, ObjectValidator], ...]] = {}
         self._triggers: dict[str, _TriggerEntry] = {}
-        from twilio_component.triggers import MemoryLedger
+        from twilio_component.triggers.ledger import MemoryLedger
 
         #: Which trigger events ran (each runs at most once): in memory, or in the journal
         #: (``settings.journal``) so that a restart does not run them again.
@@ -409,7 +409,7 @@ class Host:
         received, or older than one already emitted in its sequence, is acknowledged and not
         emitted again (``self.ledger`` remembers them).
         """
-        from twilio_component.triggers import settle
+        from twilio_component.triggers.ledger import settle
 
         entry, invocation = self._trigger_invocation(
             trigger_type, parameters, connection, request.url
@@ -465,7 +465,7 @@ class Host:
         connection: Mapping[str, Any],
         webhook_url: str,
     ) -> tuple[_TriggerEntry, TriggerInvocation]:
-        from twilio_component.triggers import TriggerInvocation
+        from twilio_component.triggers.protocol import TriggerInvocation
 
         entry = self._trigger_entry(trigger_type)
         if parameters is None:  # receiving needs only the connection; its parameters are

@@ -1,9 +1,10 @@
-"""``listen``: serve a workflow's trigger over HTTP and run the workflow once per event.
+"""The Listener: a workflow's trigger enabled, probed, served over HTTP and restored; the
+workflow run once per event.
 
 The server is the standard library's WSGI server (``wsgiref``) with a thread per request
 (``socketserver.ThreadingMixIn``): real HTTP/1.x, concurrent webhooks, and no dependency beyond
-the core's four. Each event's workflow runs in the request's thread before Twilio gets its
-answer, so a reply is sent by the time the webhook returns; a retry of a slow webhook is
+the core's four. Each event's workflow runs in the request's thread before the service gets
+its answer, so a reply is sent by the time the webhook returns; a retry of a slow webhook is
 deduplicated, never run twice.
 """
 
@@ -15,17 +16,28 @@ import socketserver
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from twilio_component.component import Component
-from twilio_component.errors import ComponentError
+from twilio_component.errors import ComponentError, StepError, TriggerConflictError
 from twilio_component.host import Host
+from twilio_component.triggers.protocol import WebhookRequest
+from twilio_component.triggers.wsgi import TriggerApp
 from twilio_component.workflow import Workflow, WorkflowFailed
-from twilio_component.wsgi import TriggerApp
 
-__all__ = ["Listener", "ThreadingWSGIServer", "serve"]
+__all__ = ["Listener", "Restored", "ThreadingWSGIServer", "serve"]
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """How putting a webhook back went: ``ok`` when it is as it should be, and one line
+    saying what happened."""
+
+    ok: bool
+    message: str
 
 
 class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
@@ -66,6 +78,65 @@ class Listener:
         self.out = out
         self.redact = redact
         self._lock = threading.Lock()
+        self._enabled: tuple[str, dict[str, Any]] | None = None
+
+    @property
+    def registers(self) -> bool:
+        """Whether serving this trigger means pointing the service at it (a dynamic webhook)."""
+        return self.host.trigger_of(self.trigger_type).type == "DYNAMIC_WEBHOOK"
+
+    def probe(self, url: str) -> None:
+        """Before serving: the trigger can verify with this connection (an unsigned request is
+        refused), so nothing is registered that would then answer every webhook with an error.
+        StepError when it accepts an unsigned request."""
+        probe = WebhookRequest("POST", url, {"Content-Type": "application/x-www-form-urlencoded"})
+        received = self.host.receive(self.trigger_type, probe, connection=self.trigger_connection)
+        if received.answer.status != 403 or received.events:
+            raise StepError(f"{self.trigger_type}: it accepts unsigned requests; not serving it")
+
+    def enable(self, webhook_url: str, *, take_over: bool = False) -> None:
+        """Point the service at ``webhook_url`` (TriggerConflictError when another URL is set
+        and not ``take_over``); ``restore`` puts back what was there."""
+        state = self.host.enable_trigger(
+            self.trigger_type,
+            self.parameters,
+            connection=self.trigger_connection,
+            webhook_url=webhook_url,
+            take_over=take_over,
+        )
+        self._enabled = (webhook_url, state)
+
+    def restore(self) -> Restored | None:
+        """Put back what ``enable`` replaced, unless someone changed it since; None when
+        nothing was enabled."""
+        if self._enabled is None:
+            return None
+        webhook_url, state = self._enabled
+        where = f"listen: {self.trigger_type} {json.dumps(self.parameters)}"
+        try:
+            self.host.disable_trigger(
+                self.trigger_type,
+                self.parameters,
+                connection=self.trigger_connection,
+                webhook_url=webhook_url,
+                state=state,
+            )
+        except TriggerConflictError as changed:
+            return Restored(
+                True,
+                f"{where}: its webhook was changed to {changed.current} while listening; "
+                "left as it is.",
+            )
+        except ComponentError as error:
+            return Restored(
+                False,
+                f"{where}: its webhook could not be put back ({str(error).splitlines()[0]}); it "
+                f"still points at {webhook_url}. Set it back by hand to what it was: "
+                f"{json.dumps(state)}",
+            )
+        finally:
+            self._enabled = None
+        return Restored(True, f"{where}: the webhook it replaced is back.")
 
     def run(self, event: Mapping[str, Any]) -> None:
         """Run the workflow for one event and print one JSON line with what it did."""
