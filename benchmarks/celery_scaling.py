@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twilio_component import campaign
 from twilio_component.journal import open_journal
-from twilio_component.twilio import campaign
 
 SENDER = "+15005550006"
 POSTGRES_VARIABLE = "TWILIO_COMPONENT_TEST_POSTGRES"

@@ -22,9 +22,9 @@ from celery_workers import (
     workers,
 )
 
+from twilio_component import campaign
 from twilio_component.journal import open_journal
 from twilio_component.sandbox import Sandbox
-from twilio_component.twilio import campaign
 
 SENDER = "+15005550006"
 

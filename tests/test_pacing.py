@@ -1,4 +1,5 @@
-"""Pacing per sender: segments per second, bursts, 429 slow-downs, 21611 pauses, threads."""
+"""Pacing per sender: units per second, one booking rule, slow-downs, pauses, threads; and
+Twilio's rates and costs per sender type."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from twilio_component.pacing import DEFAULT_PAUSE, Pacer, SenderPace, default_mps
+from twilio_component.pacing import DEFAULT_PAUSE, Pacer, SenderPace, book
+from twilio_component.twilio.pacing import TRAFFIC, default_mps
 
 LONG_CODE = "+15005550006"
 OTHER_LONG_CODE = "+15005550007"
@@ -33,9 +35,12 @@ class FakeClock:
         self.now += seconds
 
 
-def paced(mps: float | None = None, **options: int) -> tuple[Pacer, FakeClock]:
+def paced(mps: float | None = None, max_concurrent: int = 8) -> tuple[Pacer, FakeClock]:
     clock = FakeClock()
-    return Pacer(mps, clock=clock, sleep=clock.sleep, **options), clock
+    pacer = Pacer(
+        mps, rate=default_mps, max_concurrent=max_concurrent, clock=clock, sleep=clock.sleep
+    )
+    return pacer, clock
 
 
 def most_in_one_second(sends: Sequence[tuple[float, float]]) -> float:
@@ -144,7 +149,7 @@ def test_a_new_sender_sends_its_first_message_at_once_whatever_its_length() -> N
 def test_back_to_back_messages_are_spaced_by_their_segments_over_the_rate() -> None:
     pacer, _ = paced(2)
     delays = [pacer.reserve(LONG_CODE, n) for n in (1, 1, 3, 1)]
-    assert delays == pytest.approx([0.0, 0.5, 2.0, 2.5])
+    assert delays == pytest.approx([0.0, 0.5, 1.0, 2.5])
 
 
 def test_the_first_second_of_a_new_sender_sends_at_most_mps_plus_one() -> None:
@@ -154,21 +159,20 @@ def test_the_first_second_of_a_new_sender_sends_at_most_mps_plus_one() -> None:
     assert sum(1 for t, _ in sends if t <= clock.now + 1 + 1e-9) == 11
 
 
-def test_an_idle_sender_bursts_at_most_one_seconds_worth() -> None:
+def test_an_idle_sender_starts_again_with_one_message_never_a_burst() -> None:
     pacer, clock = paced(10)
     pacer.reserve(LONG_CODE)
     clock.now += 3600
-    delays = [pacer.reserve(LONG_CODE) for _ in range(11)]
-    assert delays[:10] == [0.0] * 10
-    assert delays[10] == pytest.approx(0.1)
+    delays = [pacer.reserve(LONG_CODE) for _ in range(3)]
+    assert delays == pytest.approx([0.0, 0.1, 0.2])
 
 
-def test_a_message_longer_than_one_seconds_worth_goes_at_once_after_idling() -> None:
+def test_a_long_message_goes_at_once_and_books_the_sender_for_all_its_segments() -> None:
     pacer, clock = paced(1)
     pacer.reserve(LONG_CODE)
     clock.now += 3600
     assert pacer.reserve(LONG_CODE, 7) == 0.0
-    assert pacer.reserve(LONG_CODE) == pytest.approx(1.0)
+    assert pacer.reserve(LONG_CODE) == pytest.approx(7.0)
 
 
 def test_time_passing_pays_off_the_backlog() -> None:
@@ -189,14 +193,24 @@ def test_senders_are_paced_independently() -> None:
 def test_a_whatsapp_media_message_is_paced_at_one_and_a_half_per_second() -> None:
     pacer, _ = paced()
     sender = "whatsapp:+15005550006"
-    delays = [pacer.reserve(sender, has_media=True) for _ in range(3)]
+    media = {"From": sender, "To": "whatsapp:+15558675310", "Body": "hi", "MediaUrl": ["u"]}
+    delays = [pacer.reserve(sender, TRAFFIC.cost(media)) for _ in range(3)]
     assert delays == pytest.approx([0.0, 1 / 1.5, 2 / 1.5])
-    assert pacer.reserve(sender) == pytest.approx(2 / 1.5 + 0.1)
+    assert pacer.reserve(sender, TRAFFIC.cost({**media, "MediaUrl": []})) == pytest.approx(2.0)
 
 
-def test_acquire_is_reserve() -> None:
-    pacer, _ = paced(2)
-    assert [pacer.acquire(LONG_CODE), pacer.reserve(LONG_CODE)] == pytest.approx([0.0, 0.5])
+@given(
+    booked=st.floats(0, 1e6),
+    now=st.floats(0, 1e6),
+    rate=st.floats(0.01, 1e4),
+    cost=st.floats(0.01, 100),
+)
+def test_a_step_goes_at_the_later_of_now_and_the_booking_and_books_its_cost_over_the_rate(
+    booked: float, now: float, rate: float, cost: float
+) -> None:
+    after, wait = book(booked, now, rate, cost)
+    assert wait == max(0.0, booked - now)
+    assert after == pytest.approx(now + wait + cost / rate)
 
 
 def test_reserve_never_sleeps() -> None:
@@ -221,7 +235,7 @@ def test_wait_sleeps_exactly_the_reserved_delay_and_returns_it() -> None:
         max_size=80,
     ),
 )
-def test_no_second_of_send_times_carries_more_than_mps_plus_capacity(
+def test_no_second_of_send_times_carries_more_than_mps_plus_the_largest_message(
     mps: float, steps: list[tuple[float, int]]
 ) -> None:
     pacer, clock = paced(mps)
@@ -229,8 +243,8 @@ def test_no_second_of_send_times_carries_more_than_mps_plus_capacity(
     for gap, segments in steps:
         clock.now += gap
         sends.append((clock.now + pacer.reserve(LONG_CODE, segments), float(segments)))
-    capacity = max(mps, *(n for _, n in steps))
-    assert most_in_one_second(sends) <= mps + capacity + 1e-6
+    largest = max(n for _, n in steps)
+    assert most_in_one_second(sends) <= mps + largest + 1e-6
 
 
 @settings(max_examples=300, deadline=None)
@@ -259,8 +273,8 @@ def test_429s_and_pauses_never_let_a_second_carry_more_than_the_configured_bound
             pacer.pause(LONG_CODE, segments)
         else:
             sends.append((clock.now + pacer.reserve(LONG_CODE, segments), float(segments)))
-    capacity = max([mps, *(n for _, n in sends)])
-    assert most_in_one_second(sends) <= mps + capacity + 1e-6
+    largest = max([1.0, *(n for _, n in sends)])
+    assert most_in_one_second(sends) <= mps + largest + 1e-6
 
 
 # -- 429: slow down, then recover -------------------------------------------------------------
@@ -276,7 +290,7 @@ def test_a_slowed_sender_is_spaced_at_its_slowed_rate() -> None:
     pacer, _ = paced(10)
     pacer.reserve(LONG_CODE)
     pacer.slow_down(LONG_CODE)
-    assert [pacer.reserve(LONG_CODE) for _ in range(2)] == pytest.approx([0.2, 0.4])
+    assert [pacer.reserve(LONG_CODE) for _ in range(2)] == pytest.approx([0.1, 0.3])
 
 
 def test_repeated_429s_never_slow_a_sender_below_a_tenth_of_its_rate() -> None:
@@ -325,18 +339,18 @@ def test_any_run_of_429s_stays_between_a_tenth_and_full_and_recovers_within_9_se
 # -- 21611: pause -----------------------------------------------------------------------------
 
 
-def test_a_paused_sender_waits_out_the_pause_then_the_delay_of_an_empty_bucket() -> None:
+def test_a_paused_sender_sends_again_when_the_pause_ends() -> None:
     pacer, _ = paced(1)
     pacer.reserve(LONG_CODE)
     pacer.pause(LONG_CODE, 30)
-    assert pacer.reserve(LONG_CODE) == pytest.approx(31.0)
+    assert pacer.reserve(LONG_CODE) == pytest.approx(30.0)
 
 
 def test_a_pause_lasts_60_seconds_by_default() -> None:
     pacer, _ = paced(2)
     pacer.pause(LONG_CODE)
     assert DEFAULT_PAUSE == 60.0
-    assert pacer.reserve(LONG_CODE) == pytest.approx(60.5)
+    assert pacer.reserve(LONG_CODE) == pytest.approx(60.0)
 
 
 def test_what_is_left_of_a_pause_is_waited_out() -> None:
@@ -344,7 +358,7 @@ def test_what_is_left_of_a_pause_is_waited_out() -> None:
     pacer.pause(LONG_CODE, 60)
     clock.now += 45
     assert pacer.stats()[LONG_CODE].paused == pytest.approx(15.0)
-    assert pacer.reserve(LONG_CODE) == pytest.approx(16.0)
+    assert pacer.reserve(LONG_CODE) == pytest.approx(15.0)
 
 
 def test_the_pace_resumes_once_a_pause_is_over() -> None:
@@ -359,7 +373,7 @@ def test_a_shorter_pause_never_cuts_a_longer_one_short() -> None:
     pacer, _ = paced(1)
     pacer.pause(LONG_CODE, 60)
     pacer.pause(LONG_CODE, 5)
-    assert pacer.reserve(LONG_CODE) == pytest.approx(61.0)
+    assert pacer.reserve(LONG_CODE) == pytest.approx(60.0)
 
 
 def test_a_pause_stops_only_that_sender() -> None:
@@ -380,7 +394,7 @@ def test_stats_report_each_senders_rates_pause_and_backlog() -> None:
     pacer.pause(OTHER_LONG_CODE, 10)
     stats = pacer.stats()
     assert stats[LONG_CODE] == SenderPace(configured=2.0, rate=2.0, paused=0.0, backlog=1.5)
-    assert stats[OTHER_LONG_CODE] == SenderPace(configured=2.0, rate=1.0, paused=10, backlog=11)
+    assert stats[OTHER_LONG_CODE] == SenderPace(configured=2.0, rate=1.0, paused=10, backlog=10)
 
 
 def test_slot_lets_at_most_max_concurrent_requests_in_flight() -> None:
@@ -421,11 +435,11 @@ def test_a_concurrency_cap_below_one_is_refused(count: int) -> None:
         Pacer(max_concurrent=count)
 
 
-@pytest.mark.parametrize("segments", [0, -3, 1.5, True])
-def test_a_message_of_no_segments_is_refused(segments: int) -> None:
+@pytest.mark.parametrize("cost", [0, -3, float("nan"), True])
+def test_a_step_that_costs_nothing_is_refused(cost: float) -> None:
     pacer, _ = paced(1)
-    with pytest.raises(ValueError, match="segments"):
-        pacer.reserve(LONG_CODE, segments)
+    with pytest.raises(ValueError, match="cost"):
+        pacer.reserve(LONG_CODE, cost)
 
 
 @pytest.mark.parametrize("seconds", [-1, float("nan"), float("inf")])

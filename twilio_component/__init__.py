@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 __version__ = "1.0.0"
 
 if TYPE_CHECKING:
-    from twilio_component.component import Component, Connection, Invocation, Runtime
+    from twilio_component.component import (
+        Component,
+        Connection,
+        EnvironmentConnection,
+        Invocation,
+        Runtime,
+    )
     from twilio_component.descriptor import load_descriptor
     from twilio_component.errors import (
         ActionError,
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     )
     from twilio_component.hookspecs import hookimpl
     from twilio_component.host import Host
+    from twilio_component.pacing import Traffic
     from twilio_component.settings import HostSettings, RetryPolicy
     from twilio_component.triggers import (
         Event,
@@ -62,6 +69,8 @@ _EXPORTS = {
     "Component": "twilio_component.component",
     "Invocation": "twilio_component.component",
     "Connection": "twilio_component.component",
+    "EnvironmentConnection": "twilio_component.component",
+    "Traffic": "twilio_component.pacing",
     "Runtime": "twilio_component.component",
     "WorkflowFailed": "twilio_component.workflow",
     "WorkflowRun": "twilio_component.workflow",
@@ -129,6 +138,7 @@ __all__ = [
     "Connection",
     "ConnectionConfigError",
     "DescriptorError",
+    "EnvironmentConnection",
     "Event",
     "EventLedger",
     "Host",
@@ -154,6 +164,7 @@ __all__ = [
     "ServiceError",
     "Settings",
     "StepError",
+    "Traffic",
     "TriggerConflictError",
     "TriggerHandler",
     "TriggerInvocation",

@@ -13,6 +13,7 @@ from twilio_component.settings import HostSettings
 from twilio_component.validation import RuleCheck
 
 if TYPE_CHECKING:
+    from twilio_component.pacing import Traffic
     from twilio_component.triggers.protocol import TriggerHandler
 
 T = TypeVar("T")
@@ -110,6 +111,17 @@ class Reconciler(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class EnvironmentConnection:
+    """How a component's connection is read from environment variables (by the command line
+    and by workers), when it can be: ``read`` returns the connection or raises
+    ConnectionConfigError naming each variable; ``variables`` maps a connection property to
+    the variable it comes from, so that a problem found later names the variable."""
+
+    read: Callable[[Mapping[str, str]], dict[str, Any]]
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Component:
     """A component as registered with the host: its descriptor, what runs each action and what
     receives each trigger."""
@@ -128,3 +140,8 @@ class Component:
     #: What names the thing an output object or a trigger's event is about (a message's ID):
     #: errors say what was already done with it, ``listen`` which event ran. None: nothing.
     receipt: Callable[[Mapping[str, Any]], str | None] | None = None
+    #: Who its steps go to, whose pace they spend and at what default rate (campaigns need
+    #: it); None: its steps cannot be sent as a campaign.
+    traffic: Traffic | None = None
+    #: How its connection is read from the environment; None: only from a file or in Python.
+    environment: EnvironmentConnection | None = None

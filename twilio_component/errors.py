@@ -164,6 +164,12 @@ class RefusedError(ServiceError):
         """Whether the same request may succeed later."""
         return False
 
+    @property
+    def pause_sender(self) -> bool:
+        """Whether, refused for now, the sender should stop for a while (its queue at the
+        service is full) rather than slow down."""
+        return False
+
 
 class NotSentError(ServiceError):
     """The request never reached the service: retrying is safe."""

@@ -9,6 +9,7 @@ from celery import Celery
 
 __all__ = [
     "BROKER_VARIABLE",
+    "CONNECTIONS_VARIABLE",
     "DEFAULT_BROKER",
     "JOURNAL_VARIABLE",
     "QUEUE",
@@ -21,6 +22,9 @@ __all__ = [
 #: broker and its journal (``twilio-component worker --broker … --journal …`` sets them).
 BROKER_VARIABLE = "TWILIO_COMPONENT_BROKER"
 JOURNAL_VARIABLE = "TWILIO_COMPONENT_JOURNAL"
+#: Where a worker finds the connection files of its components: a JSON object mapping a
+#: component's name (or type) to the path of a JSON file holding its connection.
+CONNECTIONS_VARIABLE = "TWILIO_COMPONENT_CONNECTIONS"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 #: The queue every task of ours goes to.
 QUEUE = "twilio-component"

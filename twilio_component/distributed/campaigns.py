@@ -14,14 +14,12 @@ from typing import Any
 
 from celery import Celery
 
+from twilio_component.campaign import FINAL, status
 from twilio_component.distributed.tasks import TASK_NAME, Pace
 from twilio_component.journal import Journal
-from twilio_component.twilio import campaign as campaigns
 
 __all__ = ["FINAL", "Planned", "follow", "plan_name", "resume", "submit"]
 
-#: States after which a row is never sent again.
-FINAL = ("sent", "failed", "held")
 #: ``follow`` gives up after this many seconds without any row changing.
 IDLE_LIMIT = 120.0
 
@@ -87,7 +85,7 @@ def follow(
     changed = started
     while True:
         try:
-            counts = campaigns.status(journal, campaign_id) or {"total": 0}
+            counts = status(journal, campaign_id) or {"total": 0}
         except journal.transient:  # the journal restarting: the workers wait for it too
             sleep(poll)
             continue

@@ -9,6 +9,7 @@ its worker slot goes to another task meanwhile. Messages and outcomes are JSON.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -30,6 +31,7 @@ from twilio_component.errors import (
     UnknownOutcomeError,
 )
 from twilio_component.host import Host
+from twilio_component.pacing import refused_for_now
 
 __all__ = ["TASK_NAME", "Outcome", "Pace", "pace_of", "run_step"]
 
@@ -78,16 +80,16 @@ def pace_of(sender: str, cost: float, mps: float, cap: int = 0) -> Pace:
 
 class Worker:
     """What a worker process holds across tasks: one Host (its journal and connection pool),
-    its connection, and the shared pacer; built on the first task, once per process."""
+    its components' connections, and the shared pacer; built on the first task, once per
+    process."""
 
     _lock = threading.Lock()
     _current: tuple[int, Worker] | None = None
 
     def __init__(self, environ: Mapping[str, str], broker_url: str) -> None:
-        from twilio_component.distributed.app import JOURNAL_VARIABLE
+        from twilio_component.distributed.app import CONNECTIONS_VARIABLE, JOURNAL_VARIABLE
         from twilio_component.distributed.shared_pace import SharedPacer
-        from twilio_component.settings import RetryPolicy
-        from twilio_component.twilio.settings import Settings
+        from twilio_component.settings import HostSettings, RetryPolicy
 
         journal = environ.get(JOURNAL_VARIABLE)
         if not journal:
@@ -95,10 +97,12 @@ class Worker:
                 f"the worker has no journal: set {JOURNAL_VARIABLE} (e.g. postgresql://…) or run "
                 "twilio-component worker --journal …"
             )
-        # One attempt per delivery: a 429 comes back here and is retried as a countdown.
-        settings = Settings(environ=environ, journal=journal, retry=RetryPolicy(max_attempts=1))
+        # One attempt per delivery: a refusal for now comes back here and is retried as a
+        # countdown. Each component reads its own options from the environment.
+        settings = HostSettings(environ=environ, journal=journal, retry=RetryPolicy(max_attempts=1))
         self.host = Host.load(settings)
         self.environ = environ
+        self.files = _connection_files(environ.get(CONNECTIONS_VARIABLE, ""))
         self.pacer = SharedPacer(broker_url)
 
     @classmethod
@@ -110,17 +114,30 @@ class Worker:
             return cls._current[1]
 
     def connection_for(self, step_type: str) -> Mapping[str, Any]:
-        """The connection of the component that runs ``step_type``, from the environment."""
-        from twilio_component.cli import _connection_from_environment
-        from twilio_component.describe import OWN_COMPONENT
-
+        """The connection of the component that runs ``step_type``: from its file (worker
+        --connection), else from the environment when the component reads it there."""
         component = self.host.component_of(step_type)
-        if component.descriptor.name != OWN_COMPONENT:
-            raise ComponentError(
-                f"{step_type}: a worker only has the connection of {OWN_COMPONENT} (from its "
-                "environment)"
-            )
-        return _connection_from_environment(self.environ)
+        descriptor = component.descriptor
+        for name in (descriptor.name, descriptor.type):
+            if name in self.files:
+                return self.files[name]
+        if component.environment is not None:
+            return component.environment.read(self.environ)
+        raise ComponentError(
+            f"{step_type}: the worker has no connection for {descriptor.name}; start it with "
+            f"--connection {descriptor.name}=FILE.json"
+        )
+
+
+def _connection_files(listing: str) -> dict[str, dict[str, Any]]:
+    """The connections named by ``{"component": "path/to/connection.json", …}``."""
+    if not listing:
+        return {}
+    found = {}
+    for name, path in json.loads(listing).items():
+        with open(path, encoding="utf-8") as file:
+            found[name] = json.load(file)
+    return found
 
 
 @shared_task(
@@ -175,11 +192,10 @@ def run_step(
     except KeyConflictError as conflict:
         return {"key": key, "state": "conflict", "error": str(conflict)}
     except (RefusedError, NotSentError) as refused:
-        if isinstance(refused, RefusedError) and not refused.retry_later:
+        sender = pace["sender"] if pace else ""
+        if not refused_for_now(_SharedPace(worker, pace), sender, refused):
             code = getattr(refused, "code", None)
             return {"key": key, "state": "failed", "error_code": code, "error": str(refused)}
-        if pace:
-            _slow_down(worker, pace, refused)
         if tries + 1 >= RETRIES_LATER:
             log.warning("%s: refused for now %d times; left pending for a resume", key, tries + 1)
             return {"key": key, "state": "pending", "error": str(refused)}
@@ -216,11 +232,20 @@ def _take_turn(
     return token
 
 
-def _slow_down(worker: Worker, pace: Pace, refused: ComponentError) -> None:
-    """Tell every worker's pace about a refusal for now: 21611 pauses, a 429 halves the rate."""
-    from twilio_component.twilio.errors import QUEUE_FULL
+class _SharedPace:
+    """One step's sender's pace in Redis, as the refused-for-now policy tells it (a step sent
+    without a pace tells nothing)."""
 
-    if getattr(refused, "code", None) == QUEUE_FULL:
-        worker.pacer.pause(pace["sender"])
-    elif getattr(refused, "status", None) == 429:
-        worker.pacer.slow_down(pace["sender"], pace["mps"])
+    def __init__(self, worker: Worker, pace: Pace | None) -> None:
+        self.worker = worker
+        self.pace = pace
+
+    def slow_down(self, sender: str) -> None:
+        """Halve the sender's rate for every worker."""
+        if self.pace:
+            self.worker.pacer.slow_down(sender, self.pace["mps"])
+
+    def pause(self, sender: str) -> None:
+        """Stop the sender for every worker for a while."""
+        if self.pace:
+            self.worker.pacer.pause(sender)

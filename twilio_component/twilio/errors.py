@@ -54,6 +54,11 @@ class TwilioAPIError(TwilioError, RefusedError):
         """True for 429 (too many requests) and 21611 (the sender's queue is full)."""
         return self.status == 429 or self.code == QUEUE_FULL
 
+    @property
+    def pause_sender(self) -> bool:
+        """True for 21611: the sender's queue holds hours of messages already."""
+        return self.code == QUEUE_FULL
+
     def _what(self) -> str:
         code_part = f", error {self.code}" if self.code is not None else ""
         text = f"Twilio refused the request (HTTP {self.status}{code_part}): {self.twilio_message}"

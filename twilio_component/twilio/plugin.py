@@ -9,8 +9,10 @@ from twilio_component.component import Component
 from twilio_component.descriptor import load_descriptor
 from twilio_component.hookspecs import hookimpl
 from twilio_component.resources import data_root
+from twilio_component.twilio.environment import twilio_environment
 from twilio_component.twilio.messages import find_earlier_message, send_message
 from twilio_component.twilio.output import SHAPES
+from twilio_component.twilio.pacing import TRAFFIC
 from twilio_component.twilio.rules import twilio_rules
 from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
 
@@ -35,5 +37,7 @@ def register_components(register: Callable[[Component], None]) -> None:
             triggers=twilio_triggers(),
             reconcilers={action.name: find_earlier_message for action in descriptor.actions},
             receipt=message_sid,
+            traffic=TRAFFIC,
+            environment=twilio_environment(),
         )
     )

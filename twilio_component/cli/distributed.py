@@ -13,25 +13,25 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from twilio_component.cli import (
-    DEFAULT_CONCURRENCY,
-    EXIT_OK,
-    EXIT_UNKNOWN,
-    Console,
-    UsageError,
-    _at_least_one,
-    _connection_from_environment,
-    _named_by_environment,
-    _sender,
-)
+from twilio_component.cli.arguments import at_least_one
+from twilio_component.cli.console import EXIT_OK, EXIT_UNKNOWN, Console, UsageError
 from twilio_component.errors import ComponentError
 
 if TYPE_CHECKING:
     from celery import Celery
 
+    from twilio_component.campaign import Campaign, Planned
     from twilio_component.host import Host
     from twilio_component.journal import Journal
-    from twilio_component.twilio.campaign import Campaign
+
+__all__ = [
+    "add_broker_options",
+    "add_resume",
+    "add_worker",
+    "enqueue_campaign",
+    "resume_campaign",
+    "run_worker",
+]
 
 #: Slots of a worker unless told (--concurrency).
 DEFAULT_WORKER_CONCURRENCY = 8
@@ -71,6 +71,7 @@ def add_resume(campaigns: Any) -> None:
     resume.add_argument(
         "--wait", action="store_true", help="follow the campaign to its end, with progress"
     )
+    resume.set_defaults(handler=resume_campaign)
 
 
 def add_worker(commands: Any) -> None:
@@ -81,16 +82,26 @@ def add_worker(commands: Any) -> None:
         description="Run a Celery worker for campaigns enqueued with --broker. The journal "
         "decides whether a row may be sent (nothing twice, across kills and redeliveries); "
         "each sender's pace and the cap on requests in flight are shared by every worker "
-        "through the broker's Redis. The connection comes from TWILIO_* in the environment. "
-        "Runs until SIGTERM or SIGINT (a warm shutdown: tasks running finish).",
+        "through the broker's Redis. Twilio's connection comes from TWILIO_* in the "
+        "environment, any component's from --connection. Runs until SIGTERM or SIGINT (a warm "
+        "shutdown: tasks running finish).",
     )
+    worker.set_defaults(handler=run_worker)
     worker.add_argument("--broker", required=True, metavar="redis://…", help="the Redis broker")
     worker.add_argument(
         "--journal", required=True, metavar="URL", help="the journal (postgresql://…)"
     )
     worker.add_argument(
+        "--connection",
+        action="append",
+        default=[],
+        metavar="COMPONENT=FILE.json",
+        help="the connection of a component, by name or type, as a JSON object in a file "
+        "(repeat per component); Twilio's comes from TWILIO_* unless given here",
+    )
+    worker.add_argument(
         "--concurrency",
-        type=_at_least_one,
+        type=at_least_one,
         default=DEFAULT_WORKER_CONCURRENCY,
         metavar="N",
         help=f"tasks run at once (default {DEFAULT_WORKER_CONCURRENCY})",
@@ -145,39 +156,36 @@ def enqueue_campaign(
     *,
     host: Host,
     run: Campaign,
-    steps: Sequence[tuple[Any, dict[str, Any]]],
+    steps: Sequence[Planned],
     duplicates: int,
 ) -> int:
     """campaign send --broker: write the plan, enqueue the rows, and follow them with --wait."""
     from twilio_component.distributed.campaigns import submit
-    from twilio_component.pacing import Pacer, cost
-    from twilio_component.twilio.segments import estimate
+    from twilio_component.pacing import Pacer
 
     if args.sandbox:
         raise UsageError("--broker and --sandbox: workers cannot reach an embedded sandbox")
     app = _app(args.broker)
     _reachable(args.broker)
-    pacer = Pacer(args.mps)
+    traffic = run.traffic
+    pacer = Pacer(args.mps, rate=traffic.rate)
     rows = []
     for _, step in steps:
         parameters = step["parameters"]
-        sender = _sender(parameters)
-        body = parameters.get("Body")
-        segments = estimate(body)["segments"] if isinstance(body, str) and body else 1
-        media = bool(parameters.get("MediaUrl"))
+        sender = traffic.sender(parameters)
         pace = {
             "sender": sender,
-            "cost": cost(sender, max(1, int(segments)), has_media=media),
+            "cost": traffic.cost(parameters),
             "mps": pacer.configured_mps(sender),
             "cap": args.concurrency or 0,
         }
-        rows.append({"key": run.key(str(parameters["To"])), "step": step, "pace": pace})
+        rows.append({"key": run.key(traffic.recipient(parameters)), "step": step, "pace": pace})
     enqueued = submit(app, host.journal, run.id, rows)
     console.problem(
         f"campaign {run.id}: {enqueued} row(s) enqueued on {_safe(args.broker)}"
         + ("" if args.wait else "; campaign status shows how far the workers are")
     )
-    return _report(
+    return _finish(
         args,
         console,
         journal=host.journal,
@@ -187,7 +195,7 @@ def enqueue_campaign(
     )
 
 
-def resume_campaign(args: argparse.Namespace, console: Console) -> int:
+def resume_campaign(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
     """campaign resume ID: enqueue again what is not done."""
     from twilio_component.distributed.campaigns import resume
     from twilio_component.journal import open_journal
@@ -201,12 +209,12 @@ def resume_campaign(args: argparse.Namespace, console: Console) -> int:
             f"{_safe(args.journal)} has no campaign {args.campaign!r} sent with --broker"
         )
     console.problem(f"campaign {args.campaign}: {enqueued} row(s) not done enqueued again")
-    return _report(
+    return _finish(
         args, console, journal=journal, campaign_id=args.campaign, enqueued=enqueued, duplicates=0
     )
 
 
-def _report(
+def _finish(
     args: argparse.Namespace,
     console: Console,
     *,
@@ -215,10 +223,10 @@ def _report(
     enqueued: int,
     duplicates: int,
 ) -> int:
+    from twilio_component.campaign import status
     from twilio_component.distributed.campaigns import follow
-    from twilio_component.twilio import campaign
 
-    counts = campaign.status(journal, campaign_id) or {}
+    counts = status(journal, campaign_id) or {}
     if args.wait:
         counts = follow(journal, campaign_id, _progress(console, campaign_id, args))
     console.result({**counts, "enqueued": enqueued, "duplicates": duplicates})
@@ -243,7 +251,7 @@ def _progress(
 ) -> Callable[[Mapping[str, Any], float, float], None]:
     """Progress of a campaign on workers: a line every two seconds on stderr (counts from the
     journal), and once, when nothing changed for a while, how to enqueue what is left."""
-    from twilio_component.twilio.campaign import PROGRESS_EVERY
+    from twilio_component.campaign import PROGRESS_EVERY
 
     last = [-PROGRESS_EVERY]
     hinted = [False]
@@ -273,24 +281,42 @@ def _progress(
 
 
 def run_worker(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
-    """worker: check the connection, the journal and the broker, then consume until stopped."""
+    """worker: check the connections, the journal and the broker, then consume until stopped."""
+    import json
+
+    from twilio_component.cli.target import Connections, connection_files, named_by_environment
+    from twilio_component.host import Host
     from twilio_component.journal import open_journal
 
     _app(args.broker)  # the extra is installed and the URL is Redis's
-    with _named_by_environment():
-        _connection_from_environment(environ)
+    given = connection_files(args.connection)
+    with Host.load() as host:
+        connections = Connections(host, given)
+        with named_by_environment(host):
+            connections.read_environment(environ)
+        if connections.unavailable and not given:
+            raise next(iter(connections.unavailable.values()))
     open_journal(args.journal).close()
     try:
         _reachable(args.broker)
     except ComponentError as down:  # a worker may start before its broker: it waits for it
         console.problem(f"worker: {down.args[0].removesuffix(' Nothing was enqueued.')}")
         console.problem("worker: waiting for the broker (Celery retries the connection)")
-    from twilio_component.distributed.app import BROKER_VARIABLE, JOURNAL_VARIABLE, QUEUE
+    from twilio_component.distributed.app import (
+        BROKER_VARIABLE,
+        CONNECTIONS_VARIABLE,
+        JOURNAL_VARIABLE,
+        QUEUE,
+    )
 
     if environ is not os.environ:
         os.environ.update({k: v for k, v in environ.items() if k.startswith("TWILIO")})
     os.environ[BROKER_VARIABLE] = args.broker
     os.environ[JOURNAL_VARIABLE] = args.journal
+    files = dict(pair.partition("=")[::2] for pair in args.connection)
+    os.environ[CONNECTIONS_VARIABLE] = json.dumps(
+        {name.strip(): os.path.abspath(path) for name, path in files.items()}
+    )
     console.problem(
         f"worker: {args.concurrency} {args.pool} slot(s) on queue {QUEUE} of "
         f"{_safe(args.broker)}; journal {_safe(args.journal)}"
@@ -351,14 +377,3 @@ def _die_with_parent() -> None:
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-__all__ = [
-    "DEFAULT_CONCURRENCY",
-    "add_broker_options",
-    "add_resume",
-    "add_worker",
-    "enqueue_campaign",
-    "resume_campaign",
-    "run_worker",
-]

@@ -1,0 +1,60 @@
+"""What the journal says of a campaign: its counts by state, and one report line per recipient."""
+
+from __future__ import annotations
+
+import csv
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from twilio_component.host import Host
+    from twilio_component.journal import Journal
+
+__all__ = ["FINAL", "REPORT_COLUMNS", "report", "status"]
+
+#: States after which a row is never sent again.
+FINAL = ("sent", "failed", "held")
+#: The columns of ``campaign report``.
+REPORT_COLUMNS = ("to", "state", "sid", "error_code", "status")
+
+
+def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
+    """The counts of a campaign by state, from the journal; None when it has no such
+    campaign. Rows not reached yet count as pending."""
+    states = journal.counts(f"campaign/{campaign_id}/")
+    size = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
+    if not states and size is None:
+        return None
+    counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0}
+    for state, count in states.items():
+        shown = "unknown" if state == "claimed" else state
+        counts[shown] = counts.get(shown, 0) + count
+    recorded = sum(states.values())
+    total = max(recorded, int(size or 0))
+    counts["pending"] += total - recorded
+    return {"campaign": campaign_id, "total": total, **counts}
+
+
+def report(journal: Journal, campaign_id: str, out: TextIO, host: Host) -> int:
+    """Write one CSV row per recipient (to, state, sid, error_code, status); return the count.
+
+    ``to`` is the recipient and ``sid`` what the output names (the step's component says
+    which: its traffic and its receipt); ``status`` is the output's own.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    prefix = f"campaign/{campaign_id}/"
+    count = 0
+    for record in journal.records(prefix):
+        output = record.output or {}
+        receipt = host.receipt(record.step_type, output) if record.output else None
+        writer.writerow(
+            [
+                record.key.removeprefix(prefix),
+                record.state,
+                receipt or "",
+                "" if record.error_code is None else record.error_code,
+                output.get("status") or "",
+            ]
+        )
+        count += 1
+    return count

@@ -1,0 +1,217 @@
+"""``campaign send|status|report``: one step to every row of a CSV, sent from here (or, with
+--broker, by workers), and what the journal says of it."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from twilio_component.campaign import DEFAULT_CONCURRENCY
+from twilio_component.cli.arguments import concurrency, network_options, rate, read_json
+from twilio_component.cli.console import (
+    EPILOG,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    Console,
+    Parser,
+    UsageError,
+    one_line,
+    quiet_stdout,
+)
+from twilio_component.cli.distributed import add_broker_options, add_resume, enqueue_campaign
+from twilio_component.cli.target import target
+
+#: Where campaigns are journaled when --journal is not given.
+DEFAULT_JOURNAL = "twilio-component-journal.db"
+
+
+def add(commands: Any) -> None:
+    """The campaign command and its send, status and report subcommands."""
+    campaign = commands.add_parser(
+        "campaign",
+        help="send one step to every row of a CSV, each recipient once, resumable",
+        description="Send one step to every row of a CSV file. Every row is checked before "
+        "the first send; each recipient is sent to at most once per campaign; running the same "
+        "command again resumes it. The journal records every row.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    campaigns = campaign.add_subparsers(
+        dest="campaign_command", required=True, metavar="SUBCOMMAND", parser_class=Parser
+    )
+    campaign_send = campaigns.add_parser(
+        "send",
+        help="send (or resume) a campaign",
+        description="Send STEP.json to every row of RECIPIENTS.csv; ${row.COLUMN} in the "
+        "step's parameters takes the row's value. Prints a JSON summary (campaign, total, "
+        "sent, failed, unknown, pending); exit 0 when every row is sent or refused by Twilio, 4 "
+        "when some outcomes stay unknown or rows are left for later (run it again to finish), "
+        "2 on invalid rows.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    campaign_send.add_argument("recipients", metavar="RECIPIENTS.csv")
+    campaign_send.add_argument(
+        "--step",
+        required=True,
+        metavar="STEP.json",
+        help='one step, e.g. {"type": '
+        '"twilio/v1/sendSMS", "parameters": {"To": "${row.phone}", "From": "+1…", "Body": "…"}}',
+    )
+    campaign_send.add_argument(
+        "--campaign", required=True, metavar="ID", help="the campaign's name; reuse it to resume"
+    )
+    campaign_send.add_argument(
+        "--mps",
+        type=rate,
+        metavar="N",
+        help="segments per second per sender (default: Twilio's for the sender's type: 1 for "
+        "a long code, 3 toll-free, 100 short code, 10 alphanumeric or WhatsApp)",
+    )
+    campaign_send.add_argument(
+        "--concurrency",
+        type=concurrency,
+        metavar="N",
+        help=f"requests in flight at most (default {DEFAULT_CONCURRENCY}: enough for 100 "
+        "messages per second when each answer takes 300 ms); with --broker, across every "
+        "worker (default there: no cap beyond the workers' own slots)",
+    )
+    network_options(campaign_send)
+    add_broker_options(campaign_send)
+    campaign_send.set_defaults(handler=campaign_send_command)
+    add_resume(campaigns)
+    for name, what in (("status", "print a campaign's counts"), ("report", "print its CSV report")):
+        sub = campaigns.add_parser(name, help=what, description=what[0].upper() + what[1:] + ".")
+        sub.add_argument("campaign", metavar="ID")
+        sub.add_argument(
+            "--journal",
+            metavar="PATH",
+            default=DEFAULT_JOURNAL,
+            help=f"the campaign's journal (default {DEFAULT_JOURNAL})",
+        )
+        sub.set_defaults(handler=status if name == "status" else report)
+
+
+def status(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    """campaign status: a campaign's counts by state."""
+    from twilio_component.campaign import status as counts_of
+    from twilio_component.journal import open_journal
+
+    journal_exists(args.journal)
+    counts = counts_of(open_journal(args.journal), args.campaign)
+    if counts is None:
+        raise UsageError(f"{args.journal} has no campaign {args.campaign!r}")
+    console.result(counts)
+    return EXIT_OK
+
+
+def report(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
+    """campaign report: one CSV line per recipient."""
+    from twilio_component.campaign import report as write_report
+    from twilio_component.host import Host
+    from twilio_component.journal import open_journal
+
+    journal_exists(args.journal)
+    try:
+        with Host.load() as host:
+            write_report(open_journal(args.journal), args.campaign, console.out, host)
+        console.out.flush()
+    except BrokenPipeError:  # the reader stopped early (| head): nothing is lost
+        quiet_stdout(console)
+    return EXIT_OK
+
+
+def journal_exists(path: str) -> None:
+    """Refuse a journal file that is not there (a server's URL is checked by opening it)."""
+    if path.startswith(("postgresql://", "postgres://")):
+        return
+    if not Path(path).is_file():
+        raise UsageError(f"--journal {path}: no such journal (campaign send creates it)")
+
+
+def _check_broker_flags(args: argparse.Namespace) -> None:
+    if args.journal is None and args.broker:
+        raise UsageError(
+            "--broker needs --journal, the one the workers use (postgresql://…): it is what "
+            "decides whether a row may be sent"
+        )
+    if args.wait and not args.broker:
+        raise UsageError("--wait follows a campaign sent with --broker; give --broker too")
+
+
+def _campaign_input(args: argparse.Namespace) -> tuple[list[str], list[Any], dict[str, Any]]:
+    """The CSV's columns and rows and the step of campaign send; UsageError when unusable."""
+    from twilio_component.campaign import read_rows
+
+    try:
+        text = Path(args.recipients).read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise UsageError(f"{args.recipients}: cannot be read ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{args.recipients}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        columns, rows = read_rows(text, args.recipients)
+    except (ValueError, csv.Error) as error:
+        raise UsageError(str(error)) from None
+    step = read_json(args.step)
+    if not isinstance(step, dict) or "type" not in step:
+        raise UsageError(f"{args.step}: must be one step, an object with 'type' and 'parameters'")
+    return columns, rows, step
+
+
+def campaign_send_command(
+    args: argparse.Namespace, console: Console, environ: Mapping[str, str]
+) -> int:
+    """campaign send: check every row, then send them here or enqueue them for workers."""
+    from twilio_component import campaign
+
+    columns, rows, step = _campaign_input(args)
+    _check_broker_flags(args)
+    if args.journal is None:
+        args.journal = DEFAULT_JOURNAL
+    if args.concurrency is None and not args.broker:
+        args.concurrency = DEFAULT_CONCURRENCY
+    with target(args, console, environ) as (host, connections):
+        run = campaign.Campaign(host, args.campaign, step, rows, columns)
+        steps, duplicates, problems = run.prepare()
+        if problems:
+            for problem in problems:
+                console.problem(one_line(problem))
+            console.problem(f"nothing was sent ({len(problems)} problem(s)).")
+            return EXIT_INVALID
+        if args.broker:
+            return enqueue_campaign(
+                args, console, host=host, run=run, steps=steps, duplicates=duplicates
+            )
+        connection = connections.for_component(host.component_of(step["type"]))
+        summary = campaign.send(
+            run,
+            steps,
+            connection,
+            mps=args.mps,
+            concurrency=args.concurrency,
+            progress=campaign.plain_progress(console.err, len(steps)),
+            duplicates=duplicates,
+        )
+    console.result(summary.as_json())
+    if summary.interrupted:
+        done = summary.sent + summary.failed + summary.unknown - summary.already
+        console.problem(
+            f"campaign {args.campaign}: interrupted; run the same command again to send the "
+            "rest (nothing is sent twice)."
+        )
+        return EXIT_UNKNOWN if done else 130
+    if summary.left:
+        console.problem(
+            f"campaign {args.campaign}: {summary.pending} row(s) refused for now (429, 21611) "
+            f"and {summary.unknown} of unknown outcome"
+            + (f", {summary.elsewhere} being sent by another process" if summary.elsewhere else "")
+            + "; run the same command again to finish (nothing is sent twice)."
+        )
+    return EXIT_UNKNOWN if summary.left else EXIT_OK
