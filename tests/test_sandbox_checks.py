@@ -15,15 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from openapi import spec_path
 
-from twilio_component.sandbox.checks import (
+from twilio_component.sandbox.checks import MessageRequest, Refusal, check_create
+from twilio_component.sandbox.message_spec import (
     CONDITIONAL,
     ENUMS,
     MAGIC_SENDER,
     PARAMETER_TYPES,
     SID_PATTERNS,
-    MessageRequest,
-    Refusal,
-    check_create,
 )
 
 SPEC_PATH = spec_path()

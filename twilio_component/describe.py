@@ -11,12 +11,10 @@ from twilio_component.palette import palette_entry
 from twilio_component.reference_page import reference_page
 from twilio_component.schemas import descriptor_schemas
 
-__all__ = ["FORMATS", "OWN_COMPONENT", "json_schemas", "palette_entry", "reference_page", "render"]
+__all__ = ["FORMATS", "find_component", "json_schemas", "palette_entry", "reference_page", "render"]
 
 #: What ``render`` can produce.
 FORMATS = ("palette", "jsonschema", "markdown")
-#: The component this package ships, described when no other is named.
-OWN_COMPONENT = "twilio"
 
 
 def json_schemas(descriptor: Descriptor) -> dict[str, Any]:
@@ -38,15 +36,15 @@ def render(
     format: str,
     host: Host | None = None,
     *,
-    component: str | None = OWN_COMPONENT,
+    component: str | None = None,
 ) -> str | dict[str, Any] | list[dict[str, Any]]:
     """Components described in ``format``: "palette" and "jsonschema" give a JSON document
     (a dict), "markdown" the reference page (a str).
 
     ``component`` is a component name (``twilio``) or type (``twilio/v1``): that one component,
-    one object or one page whatever else is installed. ``None`` describes every registered
-    component: the one document when only one is, else a list of them (JSON) or their pages one
-    after another (markdown). The host is ``Host.load()`` when not given.
+    one object or one page whatever else is installed. ``None`` (the default) describes every
+    registered component: the one document when only one is, else a list of them (JSON) or
+    their pages one after another (markdown). The host is ``Host.load()`` when not given.
     """
     if format not in FORMATS:
         raise ValueError(f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")

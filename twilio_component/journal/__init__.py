@@ -13,8 +13,8 @@ from twilio_component.journal.store import (
     Record,
     fingerprint,
     new_owner,
-    open_journal,
 )
+from twilio_component.journal.targets import open_journal
 
 __all__ = [
     "Claim",

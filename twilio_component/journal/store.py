@@ -42,7 +42,6 @@ __all__ = [
     "Record",
     "fingerprint",
     "new_owner",
-    "open_journal",
 ]
 
 SCHEMA = (
@@ -413,14 +412,3 @@ def _like(prefix: str) -> str:
 
 def _json(value: Mapping[str, Any]) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
-def open_journal(target: str | os.PathLike[str]) -> Journal:
-    """The journal at ``target``: a ``postgresql://`` URL (``pip install
-    'twilio-component[postgres]'``) or an SQLite file path."""
-    text = os.fspath(target)
-    if text.startswith(("postgresql://", "postgres://")):
-        from twilio_component.journal.postgres import PostgresJournal
-
-        return PostgresJournal(text)
-    return Journal(text)

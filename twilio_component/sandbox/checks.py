@@ -12,138 +12,13 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 __all__ = [
-    "CONDITIONAL",
-    "ENUMS",
-    "MAGIC_SENDER",
-    "PARAMETER_TYPES",
-    "SID_PATTERNS",
     "MessageRequest",
     "Refusal",
     "check_create",
     "is_web_url",
 ]
 
-# ---------------------------------------------------------------------------------------------
-# CreateMessageRequest as the official spec describes it. The sandbox ships without the spec, so
-# it is mirrored here; tests/test_sandbox_checks.py compares every constant with the spec file.
-#
-# Unknown form keys are ignored, as Twilio ignores them: the spec's own "create" request example
-# sends `Tags`, which is not a declared property, and Twilio accepts that request.
-# ---------------------------------------------------------------------------------------------
-
-PARAMETER_TYPES: Final[Mapping[str, str]] = {
-    "To": "phone-number",
-    "From": "phone-number",
-    "FallbackFrom": "phone-number",
-    "MessagingServiceSid": "string",
-    "Body": "string",
-    "MediaUrl": "array",
-    "ContentSid": "string",
-    "ContentVariables": "string",
-    "StatusCallback": "uri",
-    "ApplicationSid": "string",
-    "MaxPrice": "number",
-    "ProvideFeedback": "boolean",
-    "Attempt": "integer",
-    "ValidityPeriod": "integer",
-    "ForceDelivery": "boolean",
-    "ContentRetention": "enum",
-    "AddressRetention": "enum",
-    "SmartEncoded": "boolean",
-    "PersistentAction": "array",
-    "TrafficType": "enum",
-    "ShortenUrls": "boolean",
-    "ScheduleType": "enum",
-    "SendAt": "date-time",
-    "SendAsMms": "boolean",
-    "RiskCheck": "enum",
-}
-PARAMETERS: Final = frozenset(PARAMETER_TYPES)
-
-ENUMS: Final[Mapping[str, frozenset[str]]] = {
-    "ContentRetention": frozenset({"retain", "discard"}),
-    "AddressRetention": frozenset({"retain", "obfuscate"}),
-    "TrafficType": frozenset({"free"}),
-    "ScheduleType": frozenset({"fixed"}),
-    "RiskCheck": frozenset({"enable", "disable"}),
-}
-
-SID_PATTERNS: Final[Mapping[str, str]] = {
-    "MessagingServiceSid": "^MG[0-9a-fA-F]{32}$",
-    "ContentSid": "^HX[0-9a-fA-F]{32}$",
-    "ApplicationSid": "^AP[0-9a-fA-F]{32}$",
-}
-
-# x-twilio.conditional: at least one parameter of each group must be present.
-CONDITIONAL: Final = (("From", "MessagingServiceSid"), ("Body", "MediaUrl", "ContentSid"))
-
-MAGIC_SENDER: Final = "+15005550006"
-
-# ---------------------------------------------------------------------------------------------
-# Codes. Where Twilio documents a specific code for a check it is used; where it does not (the
-# type of MaxPrice/Attempt/booleans, the other enums, ApplicationSid's pattern, ShortenUrls or
-# FallbackFrom without a Messaging Service) the sandbox answers 20001, the generic 400 Twilio's
-# API returns for a malformed parameter.
-# ---------------------------------------------------------------------------------------------
-
-INVALID_PARAMETER: Final = 20001
-TO_INVALID: Final = 21211
-FROM_INVALID: Final = 21212
-TO_REGION_NOT_ENABLED: Final = 21408
-TO_EQUALS_FROM: Final = 21266
-BODY_REQUIRED: Final = 21602
-FROM_REQUIRED: Final = 21603
-TO_REQUIRED: Final = 21604
-FROM_NOT_OURS: Final = 21606
-STATUS_CALLBACK_INVALID: Final = 21609
-TO_UNSUBSCRIBED: Final = 21610
-FROM_QUEUE_FULL: Final = 21611
-TO_UNREACHABLE: Final = 21612
-TO_NOT_MOBILE: Final = 21614
-CHANNEL_MISMATCH: Final = 21910
-BODY_TOO_LONG: Final = 21617
-MEDIA_URL_INVALID: Final = 21620
-MEDIA_TOO_MANY: Final = 21623
-VALIDITY_PERIOD_INVALID: Final = 21624
-CONTENT_SID_REQUIRED: Final = 21654
-CONTENT_SID_INVALID: Final = 21655
-CONTENT_VARIABLES_INVALID: Final = 21656
-SERVICE_SID_INVALID: Final = 21705
-SEND_AT_MISSING: Final = 35111
-SEND_AT_TOO_EARLY: Final = 35114  # also an unparseable SendAt: Twilio lists both under 35114
-SEND_AT_TOO_LATE: Final = 35115
-SCHEDULE_NEEDS_SERVICE: Final = 35118
-SCHEDULE_TYPE_INVALID: Final = 35126
-
-MAX_BODY_CHARS: Final = 1600
-MAX_MEDIA_URLS: Final = 10
-MAX_URL_CHARS: Final = 4000
-VALIDITY_PERIOD_RANGE: Final = range(1, 36001)
-SCHEDULE_MIN_SECONDS: Final = 300  # exclusive
-SCHEDULE_MAX_SECONDS: Final = 3_024_000  # inclusive (35 days)
-
-# Twilio's documented test-mode numbers.
-_MAGIC_FROM: Final[Mapping[str, tuple[int, str]]] = {
-    "+15005550001": (FROM_INVALID, "The 'From' number {} is not a valid phone number."),
-    "+15005550007": (FROM_NOT_OURS, "The 'From' number {} is not owned by your account."),
-    "+15005550008": (
-        FROM_QUEUE_FULL,
-        "This 'From' number {} has exceeded the maximum number of queued messages.",
-    ),
-}
-_MAGIC_TO_INVALID: Final = "+15005550001"
-_MAGIC_TO: Final[Mapping[str, tuple[int, str]]] = {
-    "+15005550002": (TO_UNREACHABLE, "The 'To' number {} is not currently reachable via SMS."),
-    "+15005550003": (
-        TO_REGION_NOT_ENABLED,
-        "Permission to send an SMS has not been enabled for the region of the 'To' number {}.",
-    ),
-    "+15005550004": (
-        TO_UNSUBSCRIBED,
-        "The 'To' number {} has unsubscribed from this sender (replied STOP).",
-    ),
-    "+15005550009": (TO_NOT_MOBILE, "The 'To' number {} is not a valid mobile number."),
-}
+from twilio_component.sandbox import message_spec as spec
 
 # [0-9], never \d: \d also matches other scripts' digits. The shortest numbers in use anywhere
 # have 7 digits with their country code (Niue, +683 and 4 digits); fewer is certainly no number.
@@ -157,13 +32,13 @@ _E164_CHANNELS: Final = frozenset({"whatsapp", "rcs"})
 _AGENT_CHANNELS: Final = frozenset({"rcs"})
 # Channels whose From and To must both carry the prefix (21910 otherwise).
 _PAIRED_CHANNELS: Final = frozenset({"whatsapp"})
-_SID: Final = {name: re.compile(pattern) for name, pattern in SID_PATTERNS.items()}
+_SID: Final = {name: re.compile(pattern) for name, pattern in spec.SID_PATTERNS.items()}
 _UNSIGNED: Final = re.compile(r"[0-9]{1,18}")
 _SIGNED: Final = re.compile(r"[+-]?[0-9]{1,18}")
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 _WHITESPACE: Final = re.compile(r"\s")
-_BOOLEANS: Final = tuple(n for n, t in PARAMETER_TYPES.items() if t == "boolean")
-_ENUM_CODES: Final[Mapping[str, int]] = {"ScheduleType": SCHEDULE_TYPE_INVALID}
+_BOOLEANS: Final = tuple(n for n, t in spec.PARAMETER_TYPES.items() if t == "boolean")
+_ENUM_CODES: Final[Mapping[str, int]] = {"ScheduleType": spec.SCHEDULE_TYPE_INVALID}
 
 
 class Refusal(Exception):
@@ -246,51 +121,52 @@ def check_create(
     """Check a decoded create-message form as Twilio would; raise Refusal on the first failure."""
     to = _scalar(form, "To")
     if to is None:
-        raise _refuse(TO_REQUIRED, "A 'To' phone number is required.")
-    if to == _MAGIC_TO_INVALID or not _is_recipient(to):
-        raise _refuse(TO_INVALID, f"The 'To' number {_shown(to)} is not a valid phone number.")
+        raise _refuse(spec.TO_REQUIRED, "A 'To' phone number is required.")
+    if to == spec.MAGIC_TO_INVALID or not _is_recipient(to):
+        raise _refuse(spec.TO_INVALID, f"The 'To' number {_shown(to)} is not a valid phone number.")
 
-    service = _sid(form, "MessagingServiceSid", SERVICE_SID_INVALID)
+    service = _sid(form, "MessagingServiceSid", spec.SERVICE_SID_INVALID)
     sender = _scalar(form, "From")
     # Twilio accepts a Messaging Service SID in From as well.
     is_service = sender is not None and _SID["MessagingServiceSid"].fullmatch(sender) is not None
     if is_service and service in (None, sender):
         service, sender = sender, None
     if sender is None and service is None:
-        raise _refuse(FROM_REQUIRED, "A 'From' phone number is required.")
+        raise _refuse(spec.FROM_REQUIRED, "A 'From' phone number is required.")
     if sender is not None:
         _check_sender(sender, to, own_numbers)
-    if to in _MAGIC_TO:
-        code, message = _MAGIC_TO[to]
+    if to in spec.MAGIC_TO:
+        code, message = spec.MAGIC_TO[to]
         raise _refuse(code, message.format(to))
 
-    content_sid = _sid(form, "ContentSid", CONTENT_SID_INVALID)
+    content_sid = _sid(form, "ContentSid", spec.CONTENT_SID_INVALID)
     content_variables = _content_variables(form, content_sid)
     body = _scalar(form, "Body") or ""
     media_urls = _values(form, "MediaUrl")
     if not body and not media_urls and content_sid is None:
-        raise _refuse(BODY_REQUIRED, "Message body is required.")
+        raise _refuse(spec.BODY_REQUIRED, "Message body is required.")
     # Twilio counts "characters"; the sandbox counts code points (an emoji is one), the reading
     # that never refuses a body Twilio would take.
-    if len(body) > MAX_BODY_CHARS:
+    if len(body) > spec.MAX_BODY_CHARS:
         raise _refuse(
-            BODY_TOO_LONG, f"The message body exceeds the {MAX_BODY_CHARS} character limit."
+            spec.BODY_TOO_LONG,
+            f"The message body exceeds the {spec.MAX_BODY_CHARS} character limit.",
         )
     _check_media(media_urls)
 
     status_callback = _scalar(form, "StatusCallback")
     if status_callback is not None and not is_web_url(status_callback, callback=True):
         raise _refuse(
-            STATUS_CALLBACK_INVALID,
+            spec.STATUS_CALLBACK_INVALID,
             f"The StatusCallback URL {_shown(status_callback)} is not a valid URL.",
         )
-    application_sid = _sid(form, "ApplicationSid", INVALID_PARAMETER)
+    application_sid = _sid(form, "ApplicationSid", spec.INVALID_PARAMETER)
     validity_period = _validity_period(form)
     fallback_from = _fallback_from(form, service, own_numbers)
     flags = {name: _boolean(form, name) for name in _BOOLEANS}
     if flags["ShortenUrls"] and service is None:
-        raise _refuse(INVALID_PARAMETER, "ShortenUrls requires a MessagingServiceSid.")
-    choices = {name: _choice(form, name, allowed) for name, allowed in ENUMS.items()}
+        raise _refuse(spec.INVALID_PARAMETER, "ShortenUrls requires a MessagingServiceSid.")
+    choices = {name: _choice(form, name, allowed) for name, allowed in spec.ENUMS.items()}
     max_price = _max_price(form)
     attempt = _attempt(form)
 
@@ -386,38 +262,38 @@ def _check_pair(sender: str, to: str) -> None:
     channels = {_channel(sender), _channel(to)}
     if len(channels) > 1 and channels & _PAIRED_CHANNELS:
         raise _refuse(
-            CHANNEL_MISMATCH,
+            spec.CHANNEL_MISMATCH,
             f"Invalid From and To pair. From and To should be of the same channel "
             f"({_shown(sender)} and {_shown(to)}).",
         )
 
 
 def _is_own(sender: str, own_numbers: Collection[str]) -> bool:
-    if sender == MAGIC_SENDER or sender in own_numbers:
+    if sender == spec.MAGIC_SENDER or sender in own_numbers:
         return True
     match = _CHANNEL_ADDRESS.fullmatch(sender)
     if match is None:
         return False
     number = match.group(2)
-    return number == MAGIC_SENDER or number in own_numbers
+    return number == spec.MAGIC_SENDER or number in own_numbers
 
 
 def _check_sender(sender: str, to: str, own_numbers: Collection[str]) -> None:
     if not _is_sender(sender):
         raise _refuse(
-            FROM_INVALID,
+            spec.FROM_INVALID,
             f"The 'From' number {_shown(sender)} is not a valid phone number, short code, "
             "or alphanumeric sender ID.",
         )
     if sender == to:
-        raise _refuse(TO_EQUALS_FROM, f"'To' and 'From' number cannot be the same: {to}.")
+        raise _refuse(spec.TO_EQUALS_FROM, f"'To' and 'From' number cannot be the same: {to}.")
     _check_pair(sender, to)
-    if sender in _MAGIC_FROM:
-        code, message = _MAGIC_FROM[sender]
+    if sender in spec.MAGIC_FROM:
+        code, message = spec.MAGIC_FROM[sender]
         raise _refuse(code, message.format(sender))
     if not _is_own(sender, own_numbers):
         raise _refuse(
-            FROM_NOT_OURS,
+            spec.FROM_NOT_OURS,
             f"The 'From' number {_shown(sender)} is not a valid, SMS-capable phone number "
             "or short code of your account.",
         )
@@ -435,33 +311,33 @@ def _content_variables(form: Mapping[str, Sequence[str]], content_sid: str | Non
     if value is None:
         return None
     if content_sid is None:
-        raise _refuse(CONTENT_SID_REQUIRED, "A ContentSid is required with ContentVariables.")
+        raise _refuse(spec.CONTENT_SID_REQUIRED, "A ContentSid is required with ContentVariables.")
     try:
         parsed = json.loads(value)
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
         raise _refuse(
-            CONTENT_VARIABLES_INVALID,
+            spec.CONTENT_VARIABLES_INVALID,
             "The ContentVariables parameter is invalid: it must be a JSON object.",
         )
     return value
 
 
 def _check_media(media_urls: tuple[str, ...]) -> None:
-    if len(media_urls) > MAX_MEDIA_URLS:
+    if len(media_urls) > spec.MAX_MEDIA_URLS:
         raise _refuse(
-            MEDIA_TOO_MANY,
-            f"Too many media URLs ({len(media_urls)}): at most {MAX_MEDIA_URLS} are allowed.",
+            spec.MEDIA_TOO_MANY,
+            f"Too many media URLs ({len(media_urls)}): at most {spec.MAX_MEDIA_URLS} are allowed.",
         )
     for url in media_urls:
         if not is_web_url(url, callback=False):
-            raise _refuse(MEDIA_URL_INVALID, f"Invalid media URL(s): {_shown(url)}")
+            raise _refuse(spec.MEDIA_URL_INVALID, f"Invalid media URL(s): {_shown(url)}")
 
 
 def is_web_url(url: str, *, callback: bool) -> bool:
     """An absolute http(s) URL with a host; a callback host may not contain underscores."""
-    if len(url) > MAX_URL_CHARS or _WHITESPACE.search(url):
+    if len(url) > spec.MAX_URL_CHARS or _WHITESPACE.search(url):
         return False
     try:
         parts = urlsplit(url)
@@ -478,10 +354,10 @@ def _validity_period(form: Mapping[str, Sequence[str]]) -> int | None:
     value = _scalar(form, "ValidityPeriod")
     if value is None:
         return None
-    if _UNSIGNED.fullmatch(value) and int(value) in VALIDITY_PERIOD_RANGE:
+    if _UNSIGNED.fullmatch(value) and int(value) in spec.VALIDITY_PERIOD_RANGE:
         return int(value)
     raise _refuse(
-        VALIDITY_PERIOD_INVALID,
+        spec.VALIDITY_PERIOD_INVALID,
         f"Invalid ValidityPeriod {_shown(value)}: it must be an integer from 1 to 36000 seconds.",
     )
 
@@ -498,16 +374,17 @@ def _fallback_from(
         or _ALPHANUMERIC_SENDER.fullmatch(value)
     ):
         raise _refuse(
-            FROM_INVALID,
+            spec.FROM_INVALID,
             f"The 'FallbackFrom' number {_shown(value)} is not a valid phone number, "
             "short code, or alphanumeric sender ID.",
         )
     if not _is_own(value, own_numbers):
         raise _refuse(
-            FROM_NOT_OURS, f"The 'FallbackFrom' number {value} is not a sender of your account."
+            spec.FROM_NOT_OURS,
+            f"The 'FallbackFrom' number {value} is not a sender of your account.",
         )
     if service is None:
-        raise _refuse(INVALID_PARAMETER, "FallbackFrom requires a MessagingServiceSid.")
+        raise _refuse(spec.INVALID_PARAMETER, "FallbackFrom requires a MessagingServiceSid.")
     return value
 
 
@@ -523,7 +400,7 @@ def _boolean(form: Mapping[str, Sequence[str]], name: str) -> bool:
     if lowered == "false":
         return False
     raise _refuse(
-        INVALID_PARAMETER, f"Invalid value {_shown(value)!r} for {name}: use true or false."
+        spec.INVALID_PARAMETER, f"Invalid value {_shown(value)!r} for {name}: use true or false."
     )
 
 
@@ -532,7 +409,7 @@ def _choice(form: Mapping[str, Sequence[str]], name: str, allowed: frozenset[str
     if value is None or value in allowed:
         return value
     raise _refuse(
-        _ENUM_CODES.get(name, INVALID_PARAMETER),
+        _ENUM_CODES.get(name, spec.INVALID_PARAMETER),
         f"Invalid value {_shown(value)!r} for {name}: use one of {', '.join(sorted(allowed))}.",
     )
 
@@ -544,7 +421,9 @@ def _max_price(form: Mapping[str, Sequence[str]]) -> Decimal | None:
         return None
     if len(value) <= 64 and _NUMBER.fullmatch(value):
         return Decimal(value)
-    raise _refuse(INVALID_PARAMETER, f"Invalid value {_shown(value)!r} for MaxPrice: not a number.")
+    raise _refuse(
+        spec.INVALID_PARAMETER, f"Invalid value {_shown(value)!r} for MaxPrice: not a number."
+    )
 
 
 def _attempt(form: Mapping[str, Sequence[str]]) -> int | None:
@@ -554,7 +433,7 @@ def _attempt(form: Mapping[str, Sequence[str]]) -> int | None:
     if _SIGNED.fullmatch(value):
         return int(value)
     raise _refuse(
-        INVALID_PARAMETER, f"Invalid value {_shown(value)!r} for Attempt: not an integer."
+        spec.INVALID_PARAMETER, f"Invalid value {_shown(value)!r} for Attempt: not an integer."
     )
 
 
@@ -566,29 +445,29 @@ def _schedule(
 ) -> datetime | None:
     raw = _scalar(form, "SendAt")
     if schedule_type is not None and raw is None:
-        raise _refuse(SEND_AT_MISSING, "SendAt is required when ScheduleType is 'fixed'.")
+        raise _refuse(spec.SEND_AT_MISSING, "SendAt is required when ScheduleType is 'fixed'.")
     if raw is None:
         return None
     if service is None:
         raise _refuse(
-            SCHEDULE_NEEDS_SERVICE, "A MessagingServiceSid is required to schedule a message."
+            spec.SCHEDULE_NEEDS_SERVICE, "A MessagingServiceSid is required to schedule a message."
         )
     window = (
-        f"SendAt must be more than {SCHEDULE_MIN_SECONDS} seconds and at most "
-        f"{SCHEDULE_MAX_SECONDS} seconds (35 days) in the future"
+        f"SendAt must be more than {spec.SCHEDULE_MIN_SECONDS} seconds and at most "
+        f"{spec.SCHEDULE_MAX_SECONDS} seconds (35 days) in the future"
     )
     send_at = _parse_date_time(raw)
     if send_at is None:
         raise _refuse(
-            SEND_AT_TOO_EARLY, f"{window}, in ISO 8601 format such as 2030-01-01T12:00:00Z."
+            spec.SEND_AT_TOO_EARLY, f"{window}, in ISO 8601 format such as 2030-01-01T12:00:00Z."
         )
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     ahead = (send_at - now).total_seconds()
-    if ahead <= SCHEDULE_MIN_SECONDS:
-        raise _refuse(SEND_AT_TOO_EARLY, f"{window}; {raw} is too early.")
-    if ahead > SCHEDULE_MAX_SECONDS:
-        raise _refuse(SEND_AT_TOO_LATE, f"{window}; {raw} is too far ahead.")
+    if ahead <= spec.SCHEDULE_MIN_SECONDS:
+        raise _refuse(spec.SEND_AT_TOO_EARLY, f"{window}; {raw} is too early.")
+    if ahead > spec.SCHEDULE_MAX_SECONDS:
+        raise _refuse(spec.SEND_AT_TOO_LATE, f"{window}; {raw} is too far ahead.")
     return send_at
 
 

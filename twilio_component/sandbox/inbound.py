@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from twilio_component.sandbox.checks import MAX_BODY_CHARS, MAX_MEDIA_URLS, is_web_url
+from twilio_component.sandbox.checks import is_web_url
 from twilio_component.sandbox.clock import Clock
 from twilio_component.sandbox.media import media_resources
+from twilio_component.sandbox.message_spec import MAX_BODY_CHARS, MAX_MEDIA_URLS
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
 from twilio_component.sandbox.webhooks import WebhookDelivery, deliver_webhook

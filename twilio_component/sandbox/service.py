@@ -15,7 +15,6 @@ from twilio_component.sandbox.admission import Admission
 from twilio_component.sandbox.answers import Answer, AnswerLog
 from twilio_component.sandbox.api import MessagesAPI, RecordedRequest
 from twilio_component.sandbox.callbacks import CallbackDispatcher, CallbackRecord
-from twilio_component.sandbox.checks import MAGIC_SENDER
 from twilio_component.sandbox.clock import Clock, ManualClock, SystemClock
 from twilio_component.sandbox.console import CONSOLE_PREFIX, ConsoleAccess, ConsolePages
 from twilio_component.sandbox.control import ControlAPI, SandboxApp, armed_faults
@@ -23,6 +22,7 @@ from twilio_component.sandbox.events import EventHub
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.inbound import Inbound, InboundMessage, parse_inbound
 from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
+from twilio_component.sandbox.message_spec import MAGIC_SENDER
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.server import HTTPServer
 from twilio_component.sandbox.store import MessageStore, StoredMessage
