@@ -26,8 +26,10 @@ class Workers:
         self.env = {**os.environ, **env}
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, concurrency: int = 8, pool: str = "threads") -> subprocess.Popen[bytes]:
-        """One more worker."""
+    def start(
+        self, concurrency: int = 8, pool: str = "threads", *more: str
+    ) -> subprocess.Popen[bytes]:
+        """One more worker (``more``: further options of ``twilio-component worker``)."""
         log = (self.folder / f"worker-{len(self.processes)}.log").open("wb")
         process = subprocess.Popen(
             [
@@ -43,6 +45,7 @@ class Workers:
                 str(concurrency),
                 "--pool",
                 pool,
+                *more,
             ],
             env=self.env,
             stdout=log,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -179,3 +180,22 @@ def postgres_server() -> Iterator[Any]:
 
     with private_server() as server:
         yield server
+
+
+ACME = Path(__file__).parent / "acme"
+PIP_INSTALL = (sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+#: The token of the test acme component's connection (a secret: never printed).
+ACME_TOKEN = "acme-token-123456"
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The acme package built from its own pyproject and installed into a directory of its own
+    (put it on PYTHONPATH to have it found by entry point)."""
+    target = tmp_path_factory.mktemp("acme-installed")
+    subprocess.run(
+        [*PIP_INSTALL, "--no-deps", "--target", str(target), str(ACME)],
+        check=True,
+        capture_output=True,
+    )
+    return target

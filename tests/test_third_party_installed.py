@@ -10,22 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-ACME = Path(__file__).parent / "acme"
-TOKEN = "acme-token-123456"
-PIP_INSTALL = (sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The acme package built from its own pyproject and installed into a directory of its own."""
-    target = tmp_path_factory.mktemp("acme-installed")
-    subprocess.run(
-        [*PIP_INSTALL, "--no-deps", "--target", str(target), str(ACME)],
-        check=True,
-        capture_output=True,
-    )
-    return target
+from conftest import ACME_TOKEN as TOKEN
 
 
 def cli(installed: Path, *argv: str) -> subprocess.CompletedProcess[str]:

@@ -297,7 +297,7 @@ def test_run_refuses_a_workflow_whose_second_task_is_invalid_before_sending_the_
     path.write_text(json.dumps(_two_tasks("12345")))
     result = cli("run", str(path))
     assert result.code == 2, result.err
-    assert "tasks[1].parameters.To" in result.err
+    assert "task 'second' would not be valid:\nTo: '12345' is not an E.164 number" in result.err
     assert "nothing was sent" in result.err
     assert creates(twilio_sandbox) == 0
 

@@ -1,7 +1,8 @@
-"""Finds the files shipped with the package: component.yaml, schemas/ and assets/.
+"""Finds the files shipped with a package: the core's schemas/, a component's descriptor.
 
-In a built wheel they live in ``twilio_component/data`` and are read with importlib.resources;
-in a source checkout (an editable install) they are the top-level files of the repository.
+In a built wheel they live in a ``data`` folder inside the package that reads them, found with
+importlib.resources; in a source checkout (an editable install) they are the top-level files
+of the repository.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from pathlib import Path
 
 
 @cache
-def data_root() -> Traversable:
-    """The folder holding component.yaml, schemas/ and assets/."""
-    packaged = resources.files("twilio_component") / "data"
+def data_root(package: str = "twilio_component") -> Traversable:
+    """The folder holding ``package``'s shipped files (the core's: schemas/)."""
+    packaged = resources.files(package) / "data"
     if packaged.is_dir():
         return packaged
     return Path(__file__).resolve().parent.parent

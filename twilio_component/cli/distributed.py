@@ -160,26 +160,13 @@ def enqueue_campaign(
     duplicates: int,
 ) -> int:
     """campaign send --broker: write the plan, enqueue the rows, and follow them with --wait."""
-    from twilio_component.distributed.campaigns import submit
-    from twilio_component.pacing import Pacer
+    from twilio_component.distributed.campaigns import plan, submit
 
     if args.sandbox:
         raise UsageError("--broker and --sandbox: workers cannot reach an embedded sandbox")
     app = _app(args.broker)
     _reachable(args.broker)
-    traffic = run.traffic
-    pacer = Pacer(args.mps, rate=traffic.rate)
-    rows = []
-    for _, step in steps:
-        parameters = step["parameters"]
-        sender = traffic.sender(parameters)
-        pace = {
-            "sender": sender,
-            "cost": traffic.cost(parameters),
-            "mps": pacer.configured_mps(sender),
-            "cap": args.concurrency or 0,
-        }
-        rows.append({"key": run.key(traffic.recipient(parameters)), "step": step, "pace": pace})
+    rows = plan(run, steps, mps=args.mps, cap=args.concurrency or 0)
     enqueued = submit(app, host.journal, run.id, rows)
     console.problem(
         f"campaign {run.id}: {enqueued} row(s) enqueued on {_safe(args.broker)}"

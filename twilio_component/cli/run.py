@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from twilio_component.cli.arguments import network_options, pairs, read_json
@@ -15,8 +16,10 @@ from twilio_component.cli.console import (
     Console,
     SentThenFailed,
     UsageError,
+    one_line,
 )
 from twilio_component.cli.target import target
+from twilio_component.errors import Problem, WorkflowError
 
 
 def add(commands: Any) -> None:
@@ -78,6 +81,11 @@ def run(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) 
         by_component = connections.for_workflow(document)
         try:
             run = host.run(document, connections=by_component, inputs=inputs, run_id=args.run_id)
+        except WorkflowError as invalid:
+            for line in _by_task(document, invalid.problems):
+                console.problem(one_line(line))
+            console.problem(f"nothing was sent ({len(invalid.problems)} problem(s)).")
+            return EXIT_INVALID
         except WorkflowFailed as failure:
             with contextlib.suppress(OSError, ValueError):
                 console.result(failure.run.as_json())
@@ -94,6 +102,24 @@ def run(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) 
             "do not run the workflow again"
         ) from None
     return EXIT_OK
+
+
+_TASK_PARAMETER = re.compile(r"tasks\[([0-9]+)\]\.parameters\.(.+)")
+
+
+def _by_task(document: Any, problems: Sequence[Problem]) -> Iterator[str]:
+    """Problems as ``run`` prints them: each task's parameters under the task's name, by
+    their own names (``To: …``), as the step itself reports them; the rest by their path."""
+    named: dict[int, list[str]] = {}
+    for problem in problems:
+        match = _TASK_PARAMETER.fullmatch(problem.path)
+        if match is None:
+            yield str(problem)
+        else:
+            named.setdefault(int(match[1]), []).append(f"{match[2]}: {problem.reason}")
+    for index, lines in sorted(named.items()):
+        yield f"task {document['tasks'][index].get('name')!r} would not be valid:"
+        yield from lines
 
 
 def validate(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:

@@ -14,11 +14,13 @@ from typing import Any
 
 from celery import Celery
 
-from twilio_component.campaign import FINAL, status
-from twilio_component.distributed.tasks import TASK_NAME, Pace
+from twilio_component.campaign import FINAL, Campaign, status
+from twilio_component.campaign import Planned as Step
+from twilio_component.distributed.tasks import TASK_NAME, Pace, pace_of
 from twilio_component.journal import Journal
+from twilio_component.pacing import Pacer
 
-__all__ = ["FINAL", "Planned", "follow", "plan_name", "resume", "submit"]
+__all__ = ["FINAL", "Planned", "follow", "plan", "plan_name", "resume", "submit"]
 
 #: ``follow`` gives up after this many seconds without any row changing.
 IDLE_LIMIT = 120.0
@@ -30,6 +32,25 @@ Planned = Mapping[str, Any]
 def plan_name(campaign_id: str) -> str:
     """The journal note holding a campaign's planned rows."""
     return f"campaign-plan/{campaign_id}"
+
+
+def plan(
+    campaign: Campaign, steps: Sequence[Step], *, mps: float | None = None, cap: int = 0
+) -> list[Planned]:
+    """Each checked row as the workers get it: its key, its step and its pace (the sender,
+    its cost and rate from the step's component, ``mps`` when given; ``cap`` requests in
+    flight across every worker, 0 for none)."""
+    traffic = campaign.traffic
+    rates = Pacer(mps, rate=traffic.rate)
+    rows: list[Planned] = []
+    for _, step in steps:
+        parameters = step["parameters"]
+        sender = traffic.sender(parameters)
+        pace = pace_of(sender, traffic.cost(parameters), rates.configured_mps(sender), cap)
+        rows.append(
+            {"key": campaign.key(traffic.recipient(parameters)), "step": step, "pace": pace}
+        )
+    return rows
 
 
 def submit(app: Celery, journal: Journal, campaign_id: str, rows: Sequence[Planned]) -> int:

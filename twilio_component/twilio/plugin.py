@@ -26,7 +26,8 @@ def message_sid(output: Mapping[str, Any]) -> str | None:
 @hookimpl
 def register_components(register: Callable[[Component], None]) -> None:
     """Register the ``twilio/v1`` component described by component.yaml."""
-    descriptor = load_descriptor(data_root() / "component.yaml", name="component.yaml")
+    own_data = data_root(__name__.rpartition(".")[0])  # twilio_component/twilio/data in a wheel
+    descriptor = load_descriptor(own_data / "component.yaml", name="component.yaml")
     handlers = {action.name: send_message for action in descriptor.actions}
     register(
         Component(
