@@ -38,6 +38,11 @@ def network_options(sub: argparse.ArgumentParser) -> None:
         help="an SQLite file recording each keyed step and event, so a rerun after a crash "
         "sends nothing twice (created when missing)",
     )
+    connection_option(sub)
+
+
+def connection_option(sub: argparse.ArgumentParser) -> None:
+    """--connection COMPONENT=FILE.json, repeatable: any component's connection."""
     sub.add_argument(
         "--connection",
         action="append",

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from twilio_component.cli.arguments import at_least_one
+from twilio_component.cli.arguments import at_least_one, connection_option
 from twilio_component.cli.console import EXIT_OK, EXIT_UNKNOWN, Console, UsageError
 from twilio_component.errors import ComponentError
 
@@ -91,14 +91,7 @@ def add_worker(commands: Any) -> None:
     worker.add_argument(
         "--journal", required=True, metavar="URL", help="the journal (postgresql://…)"
     )
-    worker.add_argument(
-        "--connection",
-        action="append",
-        default=[],
-        metavar="COMPONENT=FILE.json",
-        help="the connection of a component, by name or type, as a JSON object in a file "
-        "(repeat per component); Twilio's comes from TWILIO_* unless given here",
-    )
+    connection_option(worker)
     worker.add_argument(
         "--concurrency",
         type=at_least_one,
