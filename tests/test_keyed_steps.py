@@ -283,3 +283,13 @@ def test_a_handler_refusing_before_it_sends_leaves_the_key_pending(
         assert record is not None
         assert record.state == "pending"
         assert host.execute(step, connection=connection, key="k-1") == {"said": step["parameters"]}
+
+
+def test_a_keyed_step_holding_a_lone_surrogate_is_refused_before_the_journal_or_twilio(
+    host: Host, twilio_sandbox: Sandbox
+) -> None:
+    with pytest.raises(ParameterError, match="Body: is not valid text") as refused:
+        host.execute(sms_step(Body="hi \ud800"), connection=twilio_sandbox.connection, key="k-9")
+    assert refused.value.may_have_sent is False
+    assert host.journal.get("k-9") is None
+    assert twilio_sandbox.requests == []

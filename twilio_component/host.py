@@ -19,6 +19,7 @@ from twilio_component.errors import (
 )
 from twilio_component.registry import DIRECT, Registry, StepEntry, TriggerEntry, discover
 from twilio_component.settings import HostSettings
+from twilio_component.validation import text_problems
 
 if TYPE_CHECKING:
     from twilio_component.journal.store import Journal
@@ -156,6 +157,9 @@ class Host:
         del connection  # keep the raw secret out of this frame's locals from here on
         if key is None:
             return self._run(entry, parameters, checked)
+        unwritable = text_problems(parameters)  # the journal keeps them as UTF-8 text
+        if unwritable:
+            raise ParameterError(unwritable, subject=entry.type)
         from twilio_component.journal.keyed import run_once
 
         return run_once(
@@ -186,7 +190,7 @@ class Host:
                 "a keyed step needs a journal: Settings(journal='steps.db') in Python, "
                 "--journal PATH on the command line"
             )
-        from twilio_component.journal.targets import open_journal
+        from twilio_component.journal.opener import open_journal
 
         return self.runtime.shared("journal", lambda: open_journal(path))
 

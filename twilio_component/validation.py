@@ -229,6 +229,26 @@ class ObjectValidator:
         return text if len(text) <= 60 else text[:57] + "..."
 
 
+def text_problems(value: object, path: str = "") -> list[Problem]:
+    """Every string in ``value`` (and in its lists and objects) that is not valid Unicode text,
+    a lone surrogate say, which no service and no journal can be given; each by its path."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return [Problem(path, "is not valid text (it holds a lone surrogate)")]
+        return []
+    if isinstance(value, Mapping):
+        return [
+            p
+            for key, item in value.items()
+            for p in text_problems(item, f"{path}.{key}" if path else str(key))
+        ]
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in text_problems(item, f"{path}[{i}]")]
+    return []
+
+
 def _generic_reason(keyword: str, error: ValidationError, value: object, shown: str) -> str:
     limit: Any = error.validator_value
     subject = f"{shown} " if shown else ""

@@ -8,6 +8,7 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from typing import TYPE_CHECKING, TextIO
 
 from twilio_component.cli import campaign, describe, distributed, listen, run, sandbox, send
@@ -75,7 +76,11 @@ def main(
         stderr or sys.stderr,
         [env.get("TWILIO_AUTH_TOKEN", ""), env.get("TWILIO_API_SECRET", "")],
     )
-    args = build_parser().parse_args(argv)
+    try:
+        with redirect_stdout(console.out), redirect_stderr(console.err):
+            args = build_parser().parse_args(argv)
+    except SystemExit as done:  # --help, --version, or a usage error (exit 2), said already
+        return done.code if isinstance(done.code, int) else EXIT_OTHER
     args.settings = settings
     try:
         return int(args.handler(args, console, env))

@@ -34,11 +34,35 @@ def network_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument(
         "--journal",
+        type=journal_target,
         metavar="PATH",
         help="an SQLite file recording each keyed step and event, so a rerun after a crash "
-        "sends nothing twice (created when missing)",
+        "sends nothing twice (created when missing), or a postgresql://user@host/db URL",
     )
     connection_option(sub)
+
+
+def journal_target(text: str) -> str:
+    """A journal: an SQLite file path or a postgresql:// URL (never echoed with a password)."""
+    from twilio_component.journal.targets import target_problem
+
+    problem = target_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def server_journal(text: str) -> str:
+    """A journal that workers share: a postgresql:// URL."""
+    from twilio_component.journal.targets import is_server
+
+    journal_target(text)
+    if not is_server(text):
+        raise argparse.ArgumentTypeError(
+            "workers share one journal on a PostgreSQL server (postgresql://user@host/db); "
+            "an SQLite file is one machine's alone"
+        )
+    return text
 
 
 def connection_option(sub: argparse.ArgumentParser) -> None:

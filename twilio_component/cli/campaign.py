@@ -10,7 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from twilio_component.campaign import DEFAULT_CONCURRENCY
-from twilio_component.cli.arguments import concurrency, network_options, rate, read_json
+from twilio_component.cli.arguments import (
+    concurrency,
+    journal_target,
+    network_options,
+    rate,
+    read_json,
+    server_journal,
+)
 from twilio_component.cli.console import (
     EPILOG,
     EXIT_INVALID,
@@ -24,6 +31,7 @@ from twilio_component.cli.console import (
 )
 from twilio_component.cli.distributed import add_broker_options, add_resume, enqueue_campaign
 from twilio_component.cli.target import target
+from twilio_component.journal.targets import is_server, shown
 
 #: Where campaigns are journaled when --journal is not given.
 DEFAULT_JOURNAL = "twilio-component-journal.db"
@@ -89,6 +97,7 @@ def add(commands: Any) -> None:
         sub.add_argument("campaign", metavar="ID")
         sub.add_argument(
             "--journal",
+            type=journal_target,
             metavar="PATH",
             default=DEFAULT_JOURNAL,
             help=f"the campaign's journal (default {DEFAULT_JOURNAL})",
@@ -104,7 +113,7 @@ def status(args: argparse.Namespace, console: Console, environ: Mapping[str, str
     journal_exists(args.journal)
     counts = counts_of(open_journal(args.journal), args.campaign)
     if counts is None:
-        raise UsageError(f"{args.journal} has no campaign {args.campaign!r}")
+        raise UsageError(f"{shown(args.journal)} has no campaign {args.campaign!r}")
     console.result(counts)
     return EXIT_OK
 
@@ -127,7 +136,7 @@ def report(args: argparse.Namespace, console: Console, environ: Mapping[str, str
 
 def journal_exists(path: str) -> None:
     """Refuse a journal file that is not there (a server's URL is checked by opening it)."""
-    if path.startswith(("postgresql://", "postgres://")):
+    if is_server(path):
         return
     if not Path(path).is_file():
         raise UsageError(f"--journal {path}: no such journal (campaign send creates it)")
@@ -139,6 +148,11 @@ def _check_broker_flags(args: argparse.Namespace) -> None:
             "--broker needs --journal, the one the workers use (postgresql://…): it is what "
             "decides whether a row may be sent"
         )
+    if args.broker:
+        try:
+            server_journal(args.journal)
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(f"--journal {shown(args.journal)}: {error}") from None
     if args.wait and not args.broker:
         raise UsageError("--wait follows a campaign sent with --broker; give --broker too")
 

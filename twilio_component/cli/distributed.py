@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from twilio_component.cli.arguments import at_least_one, connection_option
+from twilio_component.cli.arguments import at_least_one, connection_option, server_journal
 from twilio_component.cli.console import EXIT_OK, EXIT_UNKNOWN, Console, UsageError
 from twilio_component.errors import ComponentError
 
@@ -65,7 +65,11 @@ def add_resume(campaigns: Any) -> None:
     )
     resume.add_argument("campaign", metavar="ID")
     resume.add_argument(
-        "--journal", required=True, metavar="URL", help="the campaign's journal (postgresql://…)"
+        "--journal",
+        required=True,
+        type=server_journal,
+        metavar="URL",
+        help="the campaign's journal (postgresql://…)",
     )
     resume.add_argument("--broker", required=True, metavar="redis://…", help="the workers' broker")
     resume.add_argument(
@@ -89,7 +93,11 @@ def add_worker(commands: Any) -> None:
     worker.set_defaults(handler=run_worker)
     worker.add_argument("--broker", required=True, metavar="redis://…", help="the Redis broker")
     worker.add_argument(
-        "--journal", required=True, metavar="URL", help="the journal (postgresql://…)"
+        "--journal",
+        required=True,
+        type=server_journal,
+        metavar="URL",
+        help="the journal (postgresql://…)",
     )
     connection_option(worker)
     worker.add_argument(

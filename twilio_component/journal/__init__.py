@@ -4,6 +4,7 @@ crashes and restarts; on SQLite or PostgreSQL."""
 from __future__ import annotations
 
 from twilio_component.journal.keyed import run_once
+from twilio_component.journal.opener import open_journal
 from twilio_component.journal.store import (
     Claim,
     Cursor,
@@ -14,7 +15,6 @@ from twilio_component.journal.store import (
     fingerprint,
     new_owner,
 )
-from twilio_component.journal.targets import open_journal
 
 __all__ = [
     "Claim",

@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from twilio_component.errors import ComponentError
 from twilio_component.journal.store import DEFAULT_LEASE, Journal
+from twilio_component.journal.targets import shown
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -66,7 +68,7 @@ class PostgresDatabase:
         if pool_size < 1:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._psycopg = psycopg
-        self.where = url.rsplit("@", maxsplit=1)[-1]  # never the password
+        self.where = shown(url)  # never the password
         self.transient: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
         options: dict[str, Any] = {
             "autocommit": True,
@@ -79,7 +81,12 @@ class PostgresDatabase:
             psycopg.connect(url, **options).close()
         except psycopg.OperationalError as error:
             raise ComponentError(
-                f"the journal at {self.where} cannot be reached: {error}"
+                f"the journal at {self.where} cannot be reached: {_masked(str(error), url)}"
+            ) from None
+        except psycopg.Error as error:  # the URL itself is not one libpq takes
+            raise ComponentError(
+                f"the journal at {self.where} is not a URL PostgreSQL takes: "
+                f"{_masked(str(error), url)}"
             ) from None
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             url,
@@ -175,3 +182,9 @@ class PostgresJournal(Journal):
         self, url: str, *, lease: float = DEFAULT_LEASE, pool_size: int = DEFAULT_POOL_SIZE
     ) -> None:
         super().__init__(PostgresDatabase(url, pool_size), lease=lease)
+
+
+def _masked(text: str, url: str) -> str:
+    """``text`` (a driver's message) without the URL's password, wherever it repeats it."""
+    password = urlsplit(url).password
+    return text.replace(password, "********") if password else text
