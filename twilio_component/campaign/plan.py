@@ -37,20 +37,52 @@ def campaign_key(campaign_id: str, recipient: str) -> str:
 
 
 def read_rows(text: str, source: str) -> tuple[list[str], list[Row]]:
-    """The header and rows of CSV text (a UTF-8 BOM is dropped); ValueError when unusable."""
+    """The header and rows of CSV text (a UTF-8 BOM is dropped); ValueError naming the line
+    (or the column) when it cannot be read as one row per recipient: a quote never closed, a
+    column named twice, more values than columns, a NUL byte, a field past the size limit."""
     text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    if "\0" in text:
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise ValueError(f"{source}: line {line} holds a NUL byte; save the file as plain text")
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header = _next_row(reader, source, 1)
     if not header or not any(name.strip() for name in header):
         raise ValueError(f"{source}: the first line must name the columns (e.g. To,name)")
     names = [name.strip() for name in header]
-    rows = []
-    for cells in reader:
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(
+            f"{source}: the header names column(s) {', '.join(map(repr, twice))} more than once; "
+            "give each column its own name"
+        )
+    rows: list[Row] = []
+    while True:
+        start = reader.line_num + 1
+        cells = _next_row(reader, source, start)
+        if cells is None:
+            return names, rows
         if not any(cell.strip() for cell in cells):
             continue  # a blank line
+        if len(cells) > len(names):
+            raise ValueError(
+                f"{source}: line {start} has {len(cells)} values but the header names "
+                f"{len(names)} columns; quote a value that holds a comma"
+            )
         values = {name: cells[i] for i, name in enumerate(names) if i < len(cells)}
         rows.append(Row(reader.line_num, values))
-    return names, rows
+
+
+def _next_row(reader: Any, source: str, start: int) -> list[str] | None:
+    """The next row, or None at the end; ValueError naming the line where a row went wrong."""
+    try:
+        return next(reader, None)
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            raise ValueError(
+                f"{source}: line {start} opens a quote that is never closed, so every line "
+                "after it would be one value; close the quote (or double it inside the value)"
+            ) from None
+        raise ValueError(f"{source}: line {start}: {error}") from None
 
 
 class Campaign:

@@ -71,7 +71,11 @@ def add(commands: Any) -> None:
         '"twilio/v1/sendSMS", "parameters": {"To": "${row.phone}", "From": "+1…", "Body": "…"}}',
     )
     campaign_send.add_argument(
-        "--campaign", required=True, metavar="ID", help="the campaign's name; reuse it to resume"
+        "--campaign",
+        required=True,
+        type=campaign_id,
+        metavar="ID",
+        help="the campaign's name (letters, digits, . _ - and spaces); reuse it to resume",
     )
     campaign_send.add_argument(
         "--mps",
@@ -103,6 +107,17 @@ def add(commands: Any) -> None:
             help=f"the campaign's journal (default {DEFAULT_JOURNAL})",
         )
         sub.set_defaults(handler=status if name == "status" else report)
+
+
+def campaign_id(text: str) -> str:
+    """A campaign's name: not empty, one line, no slash (its rows' keys are campaign/ID/…)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: name the campaign (e.g. spring-sale)")
+    if "/" in text or not text.isprintable() or len(text) > 200:
+        raise argparse.ArgumentTypeError(
+            "must be at most 200 printable characters without '/' (e.g. spring-sale)"
+        )
+    return text
 
 
 def status(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
