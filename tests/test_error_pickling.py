@@ -13,6 +13,7 @@ from twilio_component import (
     ActionError,
     ConnectionConfigError,
     DescriptorError,
+    JournalUnavailableError,
     KeyBusyError,
     KeyConflictError,
     KeyHeldError,
@@ -25,6 +26,7 @@ from twilio_component import (
     RequestNotSentError,
     TriggerConflictError,
     TwilioAPIError,
+    UnrecordedError,
     WorkflowError,
     WorkflowFailed,
     WorkflowRun,
@@ -45,6 +47,10 @@ EXAMPLES: dict[str, ComponentError] = {
         ParameterError(PROBLEMS),
         WorkflowRun(tasks={"sms": {"sid": "SM" + "c" * 32}}),
         {"sms": "SM" + "c" * 32},
+    ),
+    "JournalUnavailableError": JournalUnavailableError("steps.db", "database or disk is full"),
+    "UnrecordedError": UnrecordedError(
+        "order-1", "steps.db", "database or disk is full", {"sid": "SM" + "d" * 32}
     ),
     "ActionError": ActionError("acme/v1/ping", "acme", "RuntimeError", "refused"),
     "KeyBusyError": KeyBusyError("order-1", "host/123/abcd"),

@@ -17,9 +17,11 @@
         ├── RefusedError            the service answered no; nothing was sent                 3
         │   └── RecordedRefusal     refused on an earlier run (the journal says); not retried 3
         ├── NotSentError            the request never left; safe to retry                     1
+        │   └── JournalUnavailableError  the journal failed before sending; nothing sent       1
         └── UnknownOutcomeError     the request may have been received; it was not retried    4
             ├── KeyBusyError        another process is sending this key right now             4
-            └── KeyHeldError        an earlier attempt is ambiguous; held for a person        4
+            ├── KeyHeldError        an earlier attempt is ambiguous; held for a person        4
+            └── UnrecordedError     it ran, but the journal could not record it               4
 
 (The last column is the command line's exit code.) A component's own errors derive from these:
 the Twilio component's are in ``twilio_component.twilio.errors`` (TwilioError, a ServiceError;
@@ -213,6 +215,7 @@ __all__ = [
     "ComponentError",
     "ConnectionConfigError",
     "DescriptorError",
+    "JournalUnavailableError",
     "NotSentError",
     "OutputError",
     "ParameterError",
@@ -221,6 +224,7 @@ __all__ = [
     "ServiceError",
     "StepError",
     "UnknownOutcomeError",
+    "UnrecordedError",
     "WorkflowError",
 ]
 
@@ -286,4 +290,34 @@ class KeyHeldError(UnknownOutcomeError):
         super().__init__(
             f"key {key!r} is held: an earlier attempt may have been received and the lookup "
             f"could not tell ({reason}). Check the service's log; it is not sent again."
+        )
+
+
+class JournalUnavailableError(NotSentError):
+    """The journal could not be read or written before the step was sent: nothing was sent.
+
+    ``where`` names the journal (never with a password); ``reason`` is the database's word.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"the journal {where} could not be read or written ({reason}); nothing was sent. "
+            "Free space or fix its access, then run again."
+        )
+
+
+class UnrecordedError(UnknownOutcomeError):
+    """A keyed step ran (``output`` is what the service answered), but the journal could not
+    record it: the next run looks the step up before sending anything."""
+
+    def __init__(self, key: str, where: str, reason: str, output: dict[str, Any]) -> None:
+        self.key = key
+        self.where = where
+        self.reason = reason
+        self.output = output
+        super().__init__(
+            f"key {key!r} was sent, but the journal {where} could not record it ({reason}); "
+            "the next run looks it up before sending anything, so it is not sent twice."
         )

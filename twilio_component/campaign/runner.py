@@ -14,9 +14,11 @@ from typing import Any
 from twilio_component.campaign.plan import Campaign, Planned
 from twilio_component.errors import (
     ComponentError,
+    JournalUnavailableError,
     KeyBusyError,
     RecordedRefusal,
     RefusedError,
+    UnrecordedError,
 )
 from twilio_component.pacing import Pacer, refused_for_now
 
@@ -46,6 +48,8 @@ class Summary:
     elsewhere: int = 0
     elapsed: float = 0.0
     errors: dict[str, int] = field(default_factory=dict)
+    #: Why the journal could not be read or written, when it could not (a full disk...).
+    journal_error: str | None = None
 
     @property
     def done(self) -> int:
@@ -72,6 +76,7 @@ class Summary:
             "seconds": round(self.elapsed, 3),
             "error_codes": self.errors,
             "interrupted": self.interrupted,
+            "journal_error": self.journal_error,
         }
 
 
@@ -94,7 +99,11 @@ def send(
     """
     run = _Run(campaign, connection, mps=mps, concurrency=concurrency, progress=progress)
     run.summary.total, run.summary.duplicates = len(steps), duplicates
-    campaign.host.journal.note(f"campaign/{campaign.id}", {"recipients": len(steps)})
+    journal = campaign.host.journal
+    try:
+        journal.note(f"campaign/{campaign.id}", {"recipients": len(steps)})
+    except journal.errors as error:
+        raise JournalUnavailableError(journal.path, str(error).splitlines()[0]) from None
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
         for future in [pool.submit(run.one, item) for item in steps]:
@@ -171,6 +180,12 @@ class _Run:
                 return "failed", refused.code
             except KeyBusyError:
                 return "elsewhere", None
+            except JournalUnavailableError as trouble:  # nothing sent; trying again cannot help
+                self.summary.journal_error = trouble.reason
+                return "pending", None
+            except UnrecordedError as trouble:  # sent; the next run looks it up first
+                self.summary.journal_error = trouble.reason
+                return "unknown", None
             except ComponentError as error:
                 if refused_for_now(self.pacer, self.traffic.sender(parameters), error):
                     continue
@@ -180,18 +195,25 @@ class _Run:
             return "sent", None
         return "pending", None
 
+    def outcome_of(self, step: dict[str, Any], key: str) -> tuple[str, int | None, bool]:
+        """A row's outcome, error code and whether an earlier run had it: from the journal
+        when the row is done, else from sending it now."""
+        try:
+            record = self.journal.get(key)
+        except self.journal.errors:
+            return "pending", None, False  # nothing was sent; a rerun reads it again
+        if record is not None and record.state in ("sent", "failed"):
+            return str(record.state), record.error_code, True
+        outcome, code = self.attempt(step, key)
+        return outcome, code, False
+
     def one(self, planned: Planned) -> None:
         """Send one row unless the journal says it is done; count its outcome."""
         _, step = planned
         if self.campaign.stopping.is_set():
             return
         key = self.campaign.key(self.traffic.recipient(step["parameters"]))
-        record = self.journal.get(key)
-        already = record is not None and record.state in ("sent", "failed")
-        if record is not None and already:
-            outcome, code = str(record.state), record.error_code
-        else:
-            outcome, code = self.attempt(step, key)
+        outcome, code, already = self.outcome_of(step, key)
         with self._lock:
             summary = self.summary
             summary.already += already

@@ -236,7 +236,14 @@ def campaign_send_command(
             "rest (nothing is sent twice)."
         )
         return EXIT_UNKNOWN if done else 130
-    if summary.left:
+    if summary.journal_error is not None:
+        console.problem(
+            f"campaign {args.campaign}: the journal could not be written "
+            f"({summary.journal_error}): {summary.pending} row(s) were not sent and "
+            f"{summary.unknown} were sent but not recorded; free space and run the same command "
+            "again (what was sent is looked up first, nothing is sent twice)."
+        )
+    elif summary.left:
         console.problem(
             f"campaign {args.campaign}: {summary.pending} row(s) refused for now (429, 21611) "
             f"and {summary.unknown} of unknown outcome"

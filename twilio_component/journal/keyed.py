@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from twilio_component.errors import (
     ComponentError,
+    JournalUnavailableError,
     KeyBusyError,
     KeyConflictError,
     KeyHeldError,
     RecordedRefusal,
     RefusedError,
     UnknownOutcomeError,
+    UnrecordedError,
 )
 from twilio_component.journal.store import Journal, new_owner
 
@@ -49,7 +52,8 @@ def run_once(
     (a timeout, an interrupt, a handler's crash) leaves it unknown, to be looked up first.
     """
     owner = new_owner()
-    claim = journal.claim(key, step_type, parameters, owner)
+    with _before_sending(journal):
+        claim = journal.claim(key, step_type, parameters, owner)
     record = claim.record
     if claim.kind == "conflict":
         raise KeyConflictError(key, record.step_type)
@@ -62,37 +66,64 @@ def run_once(
     if claim.kind == "held":
         raise KeyHeldError(key, record.error or "held earlier")
     if claim.kind == "reconcile":
-        found = _reconcile(
-            journal,
-            key,
-            owner=owner,
-            step_type=step_type,
-            look_up=look_up,
-            at=record.attempted_at,
-        )
-        if found is not None:
-            return found
-        journal.mark_attempt(key, owner)  # a new claim was marked when it was made
+        with _before_sending(journal):
+            found = _reconcile(
+                journal,
+                key,
+                owner=owner,
+                step_type=step_type,
+                look_up=look_up,
+                at=record.attempted_at,
+            )
+            if found is not None:
+                return found
+            journal.mark_attempt(key, owner)  # a new claim was marked when it was made
     try:
         output = send()
     except RefusedError as refused:
         if refused.retry_later:  # refused for now, not for good: a rerun sends it
-            journal.release(key, owner)
+            _whatever_the_journal_says(journal, lambda: journal.release(key, owner))
         else:
             code, why = getattr(refused, "code", None), _first_line(refused)
-            _record(journal, lambda: journal.failed(key, owner, code, why))
+            _whatever_the_journal_says(
+                journal, lambda: _record(journal, lambda: journal.failed(key, owner, code, why))
+            )
         raise
     except ComponentError as error:
         if error.may_have_sent:
-            journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")
+            what = f"{type(error).__name__}: {_first_line(error)}"
+            _whatever_the_journal_says(journal, lambda: journal.unknown(key, owner, what))
         else:  # nothing left: the key is as if never tried
-            journal.release(key, owner)
+            _whatever_the_journal_says(journal, lambda: journal.release(key, owner))
         raise
     except BaseException as error:  # an interrupt: the request may be on its way
-        journal.unknown(key, owner, f"{type(error).__name__}: {_first_line(error)}")
+        what = f"{type(error).__name__}: {_first_line(error)}"
+        _whatever_the_journal_says(journal, lambda: journal.unknown(key, owner, what))
         raise
-    _record(journal, lambda: journal.sent(key, owner, output))
+    try:
+        _record(journal, lambda: journal.sent(key, owner, output))
+    except journal.errors as error:
+        raise UnrecordedError(key, journal.path, _first_line(error), output) from None
     return output
+
+
+@contextmanager
+def _before_sending(journal: Journal) -> Iterator[None]:
+    """The journal's failures before anything is sent: JournalUnavailableError (nothing was
+    sent), except a transient one (a server restarting), which the caller may wait out."""
+    try:
+        yield
+    except journal.errors as error:
+        if isinstance(error, journal.transient):
+            raise
+        raise JournalUnavailableError(journal.path, _first_line(error)) from None
+
+
+def _whatever_the_journal_says(journal: Journal, write: Callable[[], None]) -> None:
+    """Write an outcome whose error is raised anyway; if the journal fails, the claim stays
+    with its attempt marked, and the next claim looks the step up before sending."""
+    with suppress(*journal.errors):
+        write()
 
 
 def _record(journal: Journal, write: Callable[[], None]) -> None:

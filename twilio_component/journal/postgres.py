@@ -69,6 +69,7 @@ class PostgresDatabase:
             raise ValueError(f"pool_size must be at least 1, not {pool_size}")
         self._psycopg = psycopg
         self.where = shown(url)  # never the password
+        self.errors: tuple[type[BaseException], ...] = (psycopg.Error, PoolTimeout)
         self.transient: tuple[type[BaseException], ...] = (psycopg.OperationalError, PoolTimeout)
         options: dict[str, Any] = {
             "autocommit": True,

@@ -17,7 +17,9 @@ class SQLiteDatabase:
     one writer at a time (``BEGIN IMMEDIATE``), safe across threads and processes."""
 
     placeholder = "?"
-    transient: tuple[type[BaseException], ...] = (sqlite3.OperationalError,)
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    #: None: a locked file is already waited for (30 s), and a full disk does not pass by itself.
+    transient: tuple[type[BaseException], ...] = ()
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.where = os.fspath(path)

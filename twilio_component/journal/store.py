@@ -151,11 +151,14 @@ class Claim:
 class Database(Protocol):
     """Where a journal keeps its records: one SQL dialect, its connections and its errors.
 
-    ``placeholder`` is how its SQL marks a bound value (``?``, ``%s``); ``transient`` is what
-    it raises while it cannot be reached for a moment (a locked file, a server restarting).
+    ``placeholder`` is how its SQL marks a bound value (``?``, ``%s``); ``errors`` is what it
+    raises when it cannot read or write, ``transient`` those of them that pass by themselves
+    soon (a server restarting).
     """
 
     placeholder: str
+    #: Everything it raises when reading or writing fails (a full disk, a lost server...).
+    errors: tuple[type[BaseException], ...]
     transient: tuple[type[BaseException], ...]
     #: Where the records are, as shown to people (never a password).
     where: str
@@ -234,6 +237,8 @@ class Journal:
         #: What the journal raises while it cannot be reached for a moment: a write that
         #: failed so may be tried again.
         self.transient = target.transient
+        #: Everything the journal raises when it cannot read or write.
+        self.errors = target.errors
         self._sql = _Statements(target.placeholder)
         try:
             with self.database.transaction() as db:
