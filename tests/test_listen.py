@@ -120,13 +120,16 @@ def post(url: str, fields: dict[str, str], signature: str | None) -> tuple[int, 
         return refused.code, refused.headers["Content-Type"], refused.read()
 
 
-def webhook(sid: str = "SM" + "c" * 32, body: str = "hello") -> dict[str, str]:
+def webhook(
+    sid: str = "SM" + "c" * 32, body: str = "hello", *, to: str = NUMBER, account: str = ""
+) -> dict[str, str]:
+    """An incoming message's webhook fields (AccountSid only when given)."""
     return {
         "MessageSid": sid,
         "SmsSid": sid,
-        "AccountSid": "AC" + "0" * 32,
+        **({"AccountSid": account} if account else {}),
         "From": CALLER,
-        "To": NUMBER,
+        "To": to,
         "Body": body,
         "NumMedia": "0",
         "SmsStatus": "received",
@@ -199,6 +202,33 @@ def test_a_signed_webhook_sent_twice_is_answered_twice_and_replied_to_once(
         assert len(replies(sandbox)) == 1
     finally:
         stop(listening)
+
+
+@pytest.mark.parametrize(
+    "other",
+    [{"to": "+15005550007"}, {"account": "AC" + "9" * 32}],
+    ids=["another-number", "another-account"],
+)
+def test_a_validly_signed_webhook_for_another_number_or_account_is_403_and_runs_nothing(
+    sandbox: Process, other: dict[str, str]
+) -> None:
+    listening = listen(sandbox)
+    url = listening.first["webhook_url"]
+    fields = webhook(**other)
+    signature = RequestValidator(sandbox.first["auth_token"]).compute_signature(url, fields)
+    try:
+        assert post(url, fields, signature)[0] == 403
+        assert replies(sandbox) == []
+        own = webhook(account=sandbox.first["account_sid"])
+        assert (
+            post(
+                url, own, RequestValidator(sandbox.first["auth_token"]).compute_signature(url, own)
+            )[0]
+            == 200
+        )
+    finally:
+        stop(listening)
+    assert listening.lines() != []
 
 
 def test_behind_a_public_url_only_its_signature_is_accepted(sandbox: Process) -> None:

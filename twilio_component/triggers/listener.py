@@ -175,6 +175,7 @@ class Listener:
             public_url=public_url,
             trust_forwarded=trust_forwarded,
             routes={path: self.trigger_type},
+            parameters={path: self.parameters},
         )
 
 

@@ -41,6 +41,8 @@ class TriggerApp:
     ``connections`` maps a component's name or type to the connection that verifies its
     webhooks (Twilio's needs the Auth Token). ``routes`` maps a path to a trigger type; by
     default every trigger is at ``/{trigger type}``, e.g. ``/twilio/v1/newIncomingSMS``.
+    ``parameters`` maps a path to its trigger's parameters, when they are known: a genuine
+    webhook about another number than the trigger's is then refused (403).
     ``on_events`` runs in the request's thread before the answer is sent; hand long work to a
     queue there (Twilio waits at most 15 seconds and then retries, which is deduplicated).
     """
@@ -54,6 +56,7 @@ class TriggerApp:
         public_url: str | None = None,
         trust_forwarded: bool = False,
         routes: Mapping[str, str] | None = None,
+        parameters: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.host = host
         self.on_events = on_events
@@ -62,6 +65,9 @@ class TriggerApp:
         self.routes = (
             dict(routes) if routes is not None else {f"/{t}": t for t in host.trigger_types}
         )
+        #: Each route's trigger parameters, when known (a webhook for another number is
+        #: refused); by path.
+        self.parameters = dict(parameters or {})
         self._connections: dict[str, Mapping[str, Any]] = {}
         for path, trigger_type in self.routes.items():
             descriptor = host.component_of_trigger(trigger_type).descriptor
@@ -97,7 +103,12 @@ class TriggerApp:
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         request = WebhookRequest(method, self._public(environ), headers, body)
         try:
-            received = self.host.receive(trigger_type, request, connection=self._connections[path])
+            received = self.host.receive(
+                trigger_type,
+                request,
+                connection=self._connections[path],
+                parameters=self.parameters.get(path),
+            )
         except ComponentError as error:
             log.error("%s: cannot receive: %s", trigger_type, error)
             return _answer(start_response, 500, b"the receiver is misconfigured\n")

@@ -31,6 +31,11 @@ FORBIDDEN = WebhookAnswer(
     b"the X-Twilio-Signature header is missing or does not match this request\n",
     {"Content-Type": "text/plain; charset=utf-8"},
 )
+NOT_OURS = WebhookAnswer(
+    403,
+    b"this webhook is for another account or number than this trigger's\n",
+    {"Content-Type": "text/plain; charset=utf-8"},
+)
 #: Where a message is in its life; a callback for a lower rank than one already seen is stale.
 STATUS_RANKS: Mapping[str, int] = {
     "queued": 0,
@@ -90,6 +95,16 @@ def verified_fields(request: Request, invocation: TriggerInvocation) -> dict[str
     return fields if verify_signature(token, signature, request.url, fields) else None
 
 
+def for_someone_else(fields: Mapping[str, list[str]], invocation: TriggerInvocation) -> bool:
+    """Whether a genuine webhook is about another account than the connection's, or another
+    number than the trigger's ``PhoneNumber`` (when the receiver knows it)."""
+    account = fields.get("AccountSid", [""])[0]
+    if account and account != invocation.connection.get("username", account):
+        return True
+    number = invocation.parameters.get("PhoneNumber")
+    return bool(number) and fields.get("To", [number])[0] != number
+
+
 def event_data(output: Mapping[str, Any], fields: Mapping[str, list[str]]) -> dict[str, Any]:
     """The trigger's event object: each output property from the field its ``source`` names."""
     data: dict[str, Any] = {}
@@ -140,6 +155,8 @@ class IncomingMessages:
         fields = verified_fields(request, invocation)
         if fields is None:
             return Reception(FORBIDDEN)
+        if for_someone_else(fields, invocation):
+            return Reception(NOT_OURS)
         data = event_data(invocation.trigger.output, fields)
         sid = data.get("messageSid") or fields.get("SmsSid", [""])[0]
         if not sid:
@@ -205,6 +222,8 @@ class MessageStatuses:
         fields = verified_fields(request, invocation)
         if fields is None:
             return Reception(FORBIDDEN)
+        if for_someone_else(fields, invocation):
+            return Reception(NOT_OURS)
         data = event_data(invocation.trigger.output, fields)
         sid, status = data.get("messageSid"), data.get("messageStatus")
         if not sid or not status:
