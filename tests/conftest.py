@@ -199,3 +199,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True,
     )
     return target
+
+
+@pytest.fixture(scope="session", autouse=True)
+def listener_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Listeners keep what they replaced in a folder of the test session's own."""
+    folder = tmp_path_factory.mktemp("listener-state")
+    before = os.environ.get("TWILIO_COMPONENT_STATE")
+    os.environ["TWILIO_COMPONENT_STATE"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("TWILIO_COMPONENT_STATE", None)
+    else:
+        os.environ["TWILIO_COMPONENT_STATE"] = before

@@ -92,7 +92,11 @@ def sdk(sandbox: Process) -> Client:
 def environment(sandbox: Process) -> dict[str, str]:
     details = sandbox.first
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith("TWILIO_")},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("TWILIO_") or k.startswith("TWILIO_COMPONENT_")
+        },
         "TWILIO_ACCOUNT_SID": details["account_sid"],
         "TWILIO_AUTH_TOKEN": details["auth_token"],
         "TWILIO_API_BASE_URL": details["base_url"],
@@ -246,6 +250,24 @@ def test_behind_a_public_url_only_its_signature_is_accepted(sandbox: Process) ->
         assert len(replies(sandbox)) == 1
     finally:
         stop(listening)
+
+
+def test_a_taken_over_webhook_is_put_back_by_the_next_listen_after_a_sigkill(
+    sandbox: Process,
+) -> None:
+    client = sdk(sandbox)
+    number = client.incoming_phone_numbers.list(phone_number=NUMBER)[0]
+    original = "https://example.com/original-sms-webhook"
+    client.incoming_phone_numbers(number.sid).update(sms_url=original, sms_method="POST")
+    killed = listen(sandbox, "--take-over")
+    assert client.incoming_phone_numbers(number.sid).fetch().sms_url == killed.first["webhook_url"]
+    stop(killed, signal.SIGKILL)  # no chance to restore anything
+    again = listen(sandbox, "--take-over")
+    assert client.incoming_phone_numbers(number.sid).fetch().sms_url == again.first["webhook_url"]
+    assert stop(again) == 0
+    assert client.incoming_phone_numbers(number.sid).fetch().sms_url == original
+    _, err = again.process.communicate(timeout=30)
+    assert "put back the webhook an earlier listener had replaced" in err
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

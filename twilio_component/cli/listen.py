@@ -113,9 +113,11 @@ def listen(args: argparse.Namespace, console: Console, environ: Mapping[str, str
             register = listener.registers and not args.no_register
             if register:
                 try:
-                    listener.enable(webhook_url, take_over=args.take_over)
+                    earlier = listener.enable(webhook_url, take_over=args.take_over)
                 except TriggerConflictError as conflict:
                     raise UsageError(str(conflict)) from None
+                if earlier is not None:
+                    console.problem(earlier)
             started = {
                 "webhook_url": webhook_url,
                 "local_url": local_url,

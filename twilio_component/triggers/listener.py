@@ -25,6 +25,7 @@ from twilio_component.component import Component
 from twilio_component.errors import ComponentError, StepError, TriggerConflictError
 from twilio_component.host import Host
 from twilio_component.triggers.protocol import WebhookRequest
+from twilio_component.triggers.replaced import Replaced, state_folder
 from twilio_component.triggers.wsgi import TriggerApp
 from twilio_component.workflow import Workflow, WorkflowFailed
 
@@ -75,6 +76,7 @@ class Listener:
         self.connections = {name: connection_for(c) for name, c in used.items()}
         self.trigger_connection = self.connections[receiver.descriptor.name]
         self._execute = host.executor(self.connections, self.workflow.step_types)
+        self._replaced = Replaced(state_folder(), self._identity(receiver))
         self.out = out
         self.redact = redact
         self._lock = threading.Lock()
@@ -94,9 +96,24 @@ class Listener:
         if received.answer.status != 403 or received.events:
             raise StepError(f"{self.trigger_type}: it accepts unsigned requests; not serving it")
 
-    def enable(self, webhook_url: str, *, take_over: bool = False) -> None:
+    def _identity(self, receiver: Component) -> dict[str, Any]:
+        """What names this trigger's webhook: its type, parameters and the connection's
+        non-secret values (which account)."""
+        secret = {
+            prop.name
+            for authorization in receiver.descriptor.authorizations
+            for prop in authorization.properties
+            if prop.secret
+        }
+        account = {k: v for k, v in self.trigger_connection.items() if k not in secret}
+        return {"trigger": self.trigger_type, "parameters": self.parameters, "account": account}
+
+    def enable(self, webhook_url: str, *, take_over: bool = False) -> str | None:
         """Point the service at ``webhook_url`` (TriggerConflictError when another URL is set
-        and not ``take_over``); ``restore`` puts back what was there."""
+        and not ``take_over``); ``restore`` puts back what was there. What it replaced is kept
+        on disk until then. A webhook an earlier listener of this trigger replaced and never
+        put back (it was killed) is put back first; what was done about it is returned."""
+        earlier = self._finish_earlier()
         state = self.host.enable_trigger(
             self.trigger_type,
             self.parameters,
@@ -105,6 +122,34 @@ class Listener:
             take_over=take_over,
         )
         self._enabled = (webhook_url, state)
+        self._replaced.write(webhook_url, state)
+        return earlier
+
+    def _finish_earlier(self) -> str | None:
+        """Put back what a listener stopped before restoring had replaced, unless the webhook
+        was changed since; a line saying what was done, or None when there was nothing."""
+        saved = self._replaced.read()
+        if saved is None:
+            return None
+        webhook_url, state = saved
+        where = f"listen: {self.trigger_type} {json.dumps(self.parameters)}"
+        try:
+            self.host.disable_trigger(
+                self.trigger_type,
+                self.parameters,
+                connection=self.trigger_connection,
+                webhook_url=webhook_url,
+                state=state,
+            )
+        except TriggerConflictError as changed:
+            said = (
+                f"{where}: an earlier listener stopped before putting its webhook back, and it "
+                f"was changed since to {changed.current}; left as it is."
+            )
+        else:
+            said = f"{where}: put back the webhook an earlier listener had replaced."
+        self._replaced.forget()
+        return said
 
     def restore(self) -> Restored | None:
         """Put back what ``enable`` replaced, unless someone changed it since; None when
@@ -122,20 +167,22 @@ class Listener:
                 state=state,
             )
         except TriggerConflictError as changed:
+            self._replaced.forget()
             return Restored(
                 True,
                 f"{where}: its webhook was changed to {changed.current} while listening; "
                 "left as it is.",
             )
-        except ComponentError as error:
+        except ComponentError as error:  # kept on disk: the next listen puts it back
             return Restored(
                 False,
                 f"{where}: its webhook could not be put back ({str(error).splitlines()[0]}); it "
                 f"still points at {webhook_url}. Set it back by hand to what it was: "
-                f"{json.dumps(state)}",
+                f"{json.dumps(state)} (or run listen again: it puts it back first)",
             )
         finally:
             self._enabled = None
+        self._replaced.forget()
         return Restored(True, f"{where}: the webhook it replaced is back.")
 
     def run(self, event: Mapping[str, Any]) -> None:
