@@ -1,5 +1,6 @@
-"""A journal target is an SQLite file path or a postgresql:// URL; anything else is refused
-before anything is sent (exit 2 naming --journal), and a password is never shown or written."""
+"""A journal target is an SQLite file path or a postgresql:// URL, a broker a redis:// URL;
+anything else is refused before anything is sent (exit 2 naming the flag), and a password is
+never shown or written."""
 
 from __future__ import annotations
 
@@ -113,3 +114,47 @@ def test_a_url_is_never_shown_with_its_password(user: str, password: str, host: 
 
 def test_libpq_keywords_are_shown_without_their_password() -> None:
     assert PASSWORD not in shown(f"host=h password={PASSWORD} dbname=d")
+
+
+@pytest.mark.parametrize(
+    ("broker", "why"),
+    [
+        (f"redis://u:{PASSWORD}@[bad/0", "is not a valid URL"),
+        (f"redis://u:{PASSWORD}@host:port/0", "is not a valid URL"),
+        (f"amqp://u:{PASSWORD}@host/", "give a Redis URL"),
+        ("redis:///0", "names no host"),
+        ("redis://127.0.0.1:6379/queue", "databases are numbers"),
+    ],
+)
+def test_a_broker_that_is_no_redis_url_is_refused_naming_the_flag_and_no_password(
+    cli: Cli, postgres_url: str, broker: str, why: str
+) -> None:
+    for argv in (
+        ("worker", "--journal", postgres_url, "--broker", broker),
+        ("campaign", "resume", "c", "--journal", postgres_url, "--broker", broker),
+    ):
+        result = cli(*argv)
+        assert result.code == 2, result.err
+        assert "--broker" in result.err
+        assert why in result.err
+        assert PASSWORD not in result.out + result.err
+
+
+def test_the_broker_comes_from_the_environment_when_not_given(
+    cli: Cli, postgres_url: str, sandbox_env: dict[str, str]
+) -> None:
+    missing = cli("campaign", "resume", "c", "--journal", postgres_url, env=sandbox_env)
+    assert missing.code == 2
+    assert "TWILIO_COMPONENT_BROKER" in missing.err
+    env = {**sandbox_env, "TWILIO_COMPONENT_BROKER": f"redis://:{PASSWORD}@127.0.0.1:1/0"}
+    unreachable = cli("campaign", "resume", "c", "--journal", postgres_url, env=env)
+    assert unreachable.code == 1  # taken from the environment, and not reachable there
+    assert "127.0.0.1:1/0" in unreachable.err
+    assert PASSWORD not in unreachable.out + unreachable.err
+
+
+def test_the_command_line_and_the_workers_read_the_broker_from_one_variable() -> None:
+    from twilio_component.cli.distributed import BROKER_VARIABLE
+    from twilio_component.distributed.app import BROKER_VARIABLE as WORKERS
+
+    assert BROKER_VARIABLE == WORKERS

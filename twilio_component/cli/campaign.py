@@ -29,7 +29,12 @@ from twilio_component.cli.console import (
     one_line,
     quiet_stdout,
 )
-from twilio_component.cli.distributed import add_broker_options, add_resume, enqueue_campaign
+from twilio_component.cli.distributed import (
+    add_broker_options,
+    add_resume,
+    enqueue_campaign,
+    resolve_broker,
+)
 from twilio_component.cli.target import target
 from twilio_component.journal.targets import is_server, shown
 
@@ -157,7 +162,9 @@ def journal_exists(path: str) -> None:
         raise UsageError(f"--journal {path}: no such journal (campaign send creates it)")
 
 
-def _check_broker_flags(args: argparse.Namespace) -> None:
+def _check_broker_flags(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+    if args.broker:
+        resolve_broker(args, environ)
     if args.journal is None and args.broker:
         raise UsageError(
             "--broker needs --journal, the one the workers use (postgresql://…): it is what "
@@ -201,7 +208,7 @@ def campaign_send_command(
     from twilio_component import campaign
 
     columns, rows, step = _campaign_input(args)
-    _check_broker_flags(args)
+    _check_broker_flags(args, environ)
     if args.journal is None:
         args.journal = DEFAULT_JOURNAL
     if args.concurrency is None and not args.broker:

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from twilio_component.cli.arguments import at_least_one, connection_option, server_journal
 from twilio_component.cli.console import EXIT_OK, EXIT_UNKNOWN, Console, UsageError
@@ -25,14 +26,19 @@ if TYPE_CHECKING:
     from twilio_component.journal import Journal
 
 __all__ = [
+    "BROKER_VARIABLE",
     "add_broker_options",
     "add_resume",
     "add_worker",
     "enqueue_campaign",
+    "resolve_broker",
     "resume_campaign",
     "run_worker",
 ]
 
+#: Where the broker's URL comes from when --broker is given without one, or not at all.
+BROKER_VARIABLE = "TWILIO_COMPONENT_BROKER"
+BROKER_FROM_ENVIRONMENT = f"${BROKER_VARIABLE}"
 #: Slots of a worker unless told (--concurrency).
 DEFAULT_WORKER_CONCURRENCY = 8
 _NEEDS_CELERY = "the Celery workers need their extra: pip install 'twilio-component[celery]'"
@@ -42,9 +48,12 @@ def add_broker_options(sub: argparse.ArgumentParser) -> None:
     """--broker and --wait, for campaign send and campaign resume."""
     sub.add_argument(
         "--broker",
+        nargs="?",
+        const=BROKER_FROM_ENVIRONMENT,
         metavar="redis://…",
         help="enqueue the rows for Celery workers (twilio-component worker) instead of sending "
-        "them here; needs --journal shared with the workers (postgresql://…)",
+        "them here; needs --journal shared with the workers (postgresql://…). Without a value, "
+        f"the URL comes from ${BROKER_VARIABLE} (which keeps a password out of ps)",
     )
     sub.add_argument(
         "--wait",
@@ -71,7 +80,11 @@ def add_resume(campaigns: Any) -> None:
         metavar="URL",
         help="the campaign's journal (postgresql://…)",
     )
-    resume.add_argument("--broker", required=True, metavar="redis://…", help="the workers' broker")
+    resume.add_argument(
+        "--broker",
+        metavar="redis://…",
+        help=f"the workers' broker (default: ${BROKER_VARIABLE}, which keeps a password out of ps)",
+    )
     resume.add_argument(
         "--wait", action="store_true", help="follow the campaign to its end, with progress"
     )
@@ -91,7 +104,11 @@ def add_worker(commands: Any) -> None:
         "shutdown: tasks running finish).",
     )
     worker.set_defaults(handler=run_worker)
-    worker.add_argument("--broker", required=True, metavar="redis://…", help="the Redis broker")
+    worker.add_argument(
+        "--broker",
+        metavar="redis://…",
+        help=f"the Redis broker (default: ${BROKER_VARIABLE}, which keeps a password out of ps)",
+    )
     worker.add_argument(
         "--journal",
         required=True,
@@ -122,9 +139,39 @@ def add_worker(commands: Any) -> None:
     )
 
 
+def resolve_broker(args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+    """``args.broker`` made the URL to use (from $TWILIO_COMPONENT_BROKER when not given) and
+    checked; UsageError naming --broker (never its password) when it is no Redis URL."""
+    if args.broker in (None, BROKER_FROM_ENVIRONMENT):
+        args.broker = environ.get(BROKER_VARIABLE) or None
+        if args.broker is None:
+            raise UsageError(
+                f"--broker: give the workers' Redis URL, or set {BROKER_VARIABLE} "
+                "(redis://[:password@]host:6379/0)"
+            )
+    problem = broker_problem(args.broker)
+    if problem is not None:
+        raise UsageError(f"--broker {_safe(args.broker)}: {problem}")
+
+
+def broker_problem(url: str) -> str | None:
+    """Why ``url`` is no Redis URL (never repeating its password), or None."""
+    if not url.startswith(("redis://", "rediss://")):
+        return "give a Redis URL (redis://host:6379/0, rediss:// for TLS)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a port that is not a number raises here)
+    except ValueError as error:
+        return f"is not a valid URL ({error})"
+    if not parts.hostname:
+        return "names no host: redis://host:6379/0"
+    database = parts.path.strip("/")
+    if database and not database.isdigit():
+        return f"names database {database!r}; Redis databases are numbers (redis://host:6379/0)"
+    return None
+
+
 def _app(broker: str) -> Celery:
-    if not broker.startswith(("redis://", "rediss://")):
-        raise UsageError(f"--broker {_safe(broker)}: give a Redis URL (redis://host:6379/0)")
     try:
         from twilio_component.distributed import make_app
     except ImportError:
@@ -188,6 +235,7 @@ def resume_campaign(args: argparse.Namespace, console: Console, environ: Mapping
     from twilio_component.distributed.campaigns import resume
     from twilio_component.journal import open_journal
 
+    resolve_broker(args, environ)
     app = _app(args.broker)
     _reachable(args.broker)
     journal = open_journal(args.journal)
@@ -276,7 +324,8 @@ def run_worker(args: argparse.Namespace, console: Console, environ: Mapping[str,
     from twilio_component.host import Host
     from twilio_component.journal import open_journal
 
-    _app(args.broker)  # the extra is installed and the URL is Redis's
+    resolve_broker(args, environ)
+    _app(args.broker)  # the extra is installed
     given = connection_files(args.connection)
     with Host.load() as host:
         connections = Connections(host, given)
@@ -290,12 +339,7 @@ def run_worker(args: argparse.Namespace, console: Console, environ: Mapping[str,
     except ComponentError as down:  # a worker may start before its broker: it waits for it
         console.problem(f"worker: {down.args[0].removesuffix(' Nothing was enqueued.')}")
         console.problem("worker: waiting for the broker (Celery retries the connection)")
-    from twilio_component.distributed.app import (
-        BROKER_VARIABLE,
-        CONNECTIONS_VARIABLE,
-        JOURNAL_VARIABLE,
-        QUEUE,
-    )
+    from twilio_component.distributed.app import CONNECTIONS_VARIABLE, JOURNAL_VARIABLE, QUEUE
 
     if environ is not os.environ:
         os.environ.update({k: v for k, v in environ.items() if k.startswith("TWILIO")})
