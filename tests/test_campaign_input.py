@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Cli, creates
 
 from twilio_component.sandbox import Sandbox
 
-STEP = {
+STEP: dict[str, Any] = {
     "type": "twilio/v1/sendSMS",
     "parameters": {"To": "${row.phone}", "From": "+15005550006", "Body": "Hi ${row.name}"},
 }
 
 
-def campaign_send(cli: Cli, tmp_path: Path, text: str, campaign: str = "c1") -> tuple[int, str]:
+def campaign_send(
+    cli: Cli, tmp_path: Path, text: str, campaign: str = "c1", body: str = "Hi ${row.name}"
+) -> tuple[int, str]:
     rows, step = tmp_path / "rows.csv", tmp_path / "step.json"
     rows.write_text(text, encoding="utf-8")
-    step.write_text(json.dumps(STEP), encoding="utf-8")
+    parameters = {**STEP["parameters"], "Body": body}
+    step.write_text(json.dumps({**STEP, "parameters": parameters}), encoding="utf-8")
     journal = str(tmp_path / "j.db")
     argv = ("campaign", "send", str(rows), "--step", str(step), "--campaign", campaign)
     result = cli(*argv, "--journal", journal, "--mps", "100")
@@ -63,3 +67,25 @@ def test_a_campaign_id_that_is_no_name_is_refused(
     assert code == 2
     assert "--campaign" in err
     assert creates(twilio_sandbox) == 0
+
+
+def test_a_campaign_rerun_with_another_step_is_refused_before_sending(
+    cli: Cli, twilio_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    code, err = campaign_send(cli, tmp_path, "phone,name\n+15558670125,Ada\n")
+    assert code == 0, err
+    rows = "phone,name\n+15558670125,Ada\n+15558670126,B\n"
+    code, err = campaign_send(cli, tmp_path, rows, body="Bye ${row.name}")
+    assert code == 2
+    assert "was run before with other step and rows" in err
+    assert creates(twilio_sandbox) == 1
+
+
+def test_the_report_of_a_campaign_the_journal_does_not_have_is_bad_usage(
+    cli: Cli, twilio_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    campaign_send(cli, tmp_path, "phone,name\n+15558670125,Ada\n")
+    result = cli("campaign", "report", "nosuch", "--journal", str(tmp_path / "j.db"))
+    assert result.code == 2
+    assert "no campaign 'nosuch'" in result.err
+    assert result.out == ""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from twilio_component.errors import ComponentError
+from twilio_component.errors import ComponentError, JournalUnavailableError, StepError
 from twilio_component.workflow import references, resolve
 
 if TYPE_CHECKING:
@@ -112,6 +114,33 @@ class Campaign:
         """The journal key of one recipient of this campaign."""
         return campaign_key(self.id, recipient)
 
+    def record(self, steps: Sequence[Planned]) -> None:
+        """Note in the journal the campaign's size and what it sends (the step and the rows, as
+        digests); StepError, nothing sent, when an earlier run of this campaign sent another
+        step or other rows: a rerun resumes the same campaign, a changed one needs a new ID."""
+        journal = self.host.journal
+        name = f"campaign/{self.id}"
+        wanted = {
+            "recipients": len(steps),
+            "step": _digest(self.step),
+            "rows": _digest([step for _, step in steps]),
+        }
+        try:
+            earlier = journal.noted(name) or {}
+            changed = [
+                what for what in ("step", "rows") if earlier.get(what, wanted[what]) != wanted[what]
+            ]
+            if not changed:
+                journal.note(name, wanted)
+        except journal.errors as error:
+            raise JournalUnavailableError(journal.path, str(error).splitlines()[0]) from None
+        if changed:
+            raise StepError(
+                f"campaign {self.id!r} was run before with other {' and '.join(changed)}; "
+                "nothing was sent. Run it with what it had to finish it, or give this one a "
+                "new --campaign ID"
+            )
+
     @property
     def traffic(self) -> Traffic:
         """Who the campaign's steps go to and whose pace they spend, from their component;
@@ -166,6 +195,12 @@ class Campaign:
             seen.add(recipient)
             steps.append((row, step))
         return steps, duplicates, problems
+
+
+def _digest(value: Any) -> str:
+    """A SHA-256 of ``value`` as canonical JSON."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _row_references(value: Any) -> set[str]:

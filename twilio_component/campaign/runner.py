@@ -16,6 +16,7 @@ from twilio_component.errors import (
     ComponentError,
     JournalUnavailableError,
     KeyBusyError,
+    KeyHeldError,
     RecordedRefusal,
     RefusedError,
     UnrecordedError,
@@ -43,6 +44,7 @@ class Summary:
     failed: int = 0
     unknown: int = 0
     pending: int = 0
+    held: int = 0
     already: int = 0
     interrupted: bool = False
     elsewhere: int = 0
@@ -54,12 +56,12 @@ class Summary:
     @property
     def done(self) -> int:
         """Rows with an outcome in this run (sent, refused, unknown, left for later)."""
-        return self.sent + self.failed + self.unknown + self.pending + self.elsewhere
+        return self.sent + self.failed + self.unknown + self.pending + self.elsewhere + self.held
 
     @property
     def left(self) -> int:
-        """Rows a rerun still has to finish: unknown, refused for now, or being sent elsewhere."""
-        return self.unknown + self.pending + self.elsewhere
+        """Rows not finished: unknown, refused for now, sent elsewhere now, or held."""
+        return self.unknown + self.pending + self.elsewhere + self.held
 
     def as_json(self) -> dict[str, Any]:
         """The JSON summary: counts, then how long it took and the error codes seen."""
@@ -70,6 +72,7 @@ class Summary:
             "failed": self.failed,
             "unknown": self.unknown,
             "pending": self.pending,
+            "held": self.held,
             "sending_elsewhere": self.elsewhere,
             "duplicates": self.duplicates,
             "already_done": self.already,
@@ -99,11 +102,7 @@ def send(
     """
     run = _Run(campaign, connection, mps=mps, concurrency=concurrency, progress=progress)
     run.summary.total, run.summary.duplicates = len(steps), duplicates
-    journal = campaign.host.journal
-    try:
-        journal.note(f"campaign/{campaign.id}", {"recipients": len(steps)})
-    except journal.errors as error:
-        raise JournalUnavailableError(journal.path, str(error).splitlines()[0]) from None
+    campaign.record(steps)
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
     try:
         for future in [pool.submit(run.one, item) for item in steps]:
@@ -114,6 +113,7 @@ def send(
         campaign.stopping.set()
         run.summary.interrupted = True
         pool.shutdown(wait=True, cancel_futures=True)
+        run.summary.pending += run.summary.total - run.summary.done  # the rows not reached
     else:
         pool.shutdown()
     run.summary.elapsed = time.monotonic() - run.started
@@ -180,6 +180,8 @@ class _Run:
                 return "failed", refused.code
             except KeyBusyError:
                 return "elsewhere", None
+            except KeyHeldError:
+                return "held", None
             except JournalUnavailableError as trouble:  # nothing sent; trying again cannot help
                 self.summary.journal_error = trouble.reason
                 return "pending", None
@@ -226,7 +228,7 @@ class _Run:
 
 
 #: The outcomes a Summary counts by name.
-_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere")
+_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held")
 
 
 class Window:

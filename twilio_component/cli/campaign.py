@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Mapping
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +117,25 @@ def add(commands: Any) -> None:
         sub.set_defaults(handler=status if name == "status" else report)
 
 
+@contextmanager
+def _stopped_by(*signals: signal.Signals) -> Iterator[None]:
+    """These signals stop a campaign as Ctrl-C does: rows in flight finish and are recorded,
+    the summary is printed (in the main thread only; elsewhere they are left as they are)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def campaign_id(text: str) -> str:
     """A campaign's name: not empty, one line, no slash (its rows' keys are campaign/ID/…)."""
     if not text.strip():
@@ -141,13 +163,17 @@ def status(args: argparse.Namespace, console: Console, environ: Mapping[str, str
 def report(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
     """campaign report: one CSV line per recipient."""
     from twilio_component.campaign import report as write_report
+    from twilio_component.campaign import status as counts_of
     from twilio_component.host import Host
     from twilio_component.journal import open_journal
 
     journal_exists(args.journal)
+    journal = open_journal(args.journal)
+    if counts_of(journal, args.campaign) is None:
+        raise UsageError(f"{shown(args.journal)} has no campaign {args.campaign!r}")
     try:
         with Host.load() as host:
-            write_report(open_journal(args.journal), args.campaign, console.out, host)
+            write_report(journal, args.campaign, console.out, host)
         console.out.flush()
     except BrokenPipeError:  # the reader stopped early (| head): nothing is lost
         quiet_stdout(console)
@@ -221,20 +247,22 @@ def campaign_send_command(
                 console.problem(one_line(problem))
             console.problem(f"nothing was sent ({len(problems)} problem(s)).")
             return EXIT_INVALID
+        run.record(steps)
         if args.broker:
             return enqueue_campaign(
                 args, console, host=host, run=run, steps=steps, duplicates=duplicates
             )
         connection = connections.for_component(host.component_of(step["type"]))
-        summary = campaign.send(
-            run,
-            steps,
-            connection,
-            mps=args.mps,
-            concurrency=args.concurrency,
-            progress=campaign.plain_progress(console.err, len(steps)),
-            duplicates=duplicates,
-        )
+        with _stopped_by(signal.SIGTERM, signal.SIGHUP):
+            summary = campaign.send(
+                run,
+                steps,
+                connection,
+                mps=args.mps,
+                concurrency=args.concurrency,
+                progress=campaign.plain_progress(console.err, len(steps)),
+                duplicates=duplicates,
+            )
     console.result(summary.as_json())
     if summary.interrupted:
         done = summary.sent + summary.failed + summary.unknown - summary.already
@@ -243,6 +271,13 @@ def campaign_send_command(
             "rest (nothing is sent twice)."
         )
         return EXIT_UNKNOWN if done else 130
+    if summary.held:
+        console.problem(
+            f"campaign {args.campaign}: {summary.held} row(s) held: an earlier attempt may have "
+            "been received and Twilio's message log could not tell; they are never sent again "
+            "by themselves. campaign report lists them (state held): look each up in Twilio's "
+            "log before sending it by hand."
+        )
     if summary.journal_error is not None:
         console.problem(
             f"campaign {args.campaign}: the journal could not be written "
@@ -250,7 +285,7 @@ def campaign_send_command(
             f"{summary.unknown} were sent but not recorded; free space and run the same command "
             "again (what was sent is looked up first, nothing is sent twice)."
         )
-    elif summary.left:
+    elif summary.left - summary.held:
         console.problem(
             f"campaign {args.campaign}: {summary.pending} row(s) refused for now (429, 21611) "
             f"and {summary.unknown} of unknown outcome"

@@ -55,7 +55,8 @@ def plan(
 
 def submit(app: Celery, journal: Journal, campaign_id: str, rows: Sequence[Planned]) -> int:
     """Write the plan to the journal, then enqueue every row not done yet; how many."""
-    journal.note(f"campaign/{campaign_id}", {"recipients": len(rows)})
+    name = f"campaign/{campaign_id}"
+    journal.note(name, {**(journal.noted(name) or {}), "recipients": len(rows)})
     journal.note(plan_name(campaign_id), {"rows": list(rows)})
     return _enqueue(app, journal, campaign_id, rows)
 
