@@ -158,3 +158,15 @@ def test_the_command_line_and_the_workers_read_the_broker_from_one_variable() ->
     from twilio_component.distributed.app import BROKER_VARIABLE as WORKERS
 
     assert BROKER_VARIABLE == WORKERS
+
+
+def test_a_journal_file_that_is_no_database_is_exit_2_naming_the_flag(
+    cli: Cli, twilio_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    journal = tmp_path / "steps.db"
+    journal.write_text("a shopping list, not a journal\n" * 100, encoding="utf-8")
+    result = cli(*SEND, "--journal", str(journal))
+    assert result.code == 2
+    assert result.err.startswith("--journal: ")
+    assert "nothing was sent" in result.err
+    assert creates(twilio_sandbox) == 0

@@ -14,9 +14,8 @@ from typing import Any, NoReturn, TextIO
 from twilio_component.errors import (
     ActionError,
     ConnectionConfigError,
-    DescriptorError,
+    JournalUnavailableError,
     RefusedError,
-    ServiceError,
     StepError,
     UnknownOutcomeError,
 )
@@ -91,6 +90,8 @@ def exit_code(error: BaseException) -> int:
 
     if isinstance(error, SentThenFailed):
         return EXIT_SENT_THEN_FAILED
+    if isinstance(error, JournalUnavailableError):  # --journal names one that cannot be used
+        return EXIT_INVALID
     if isinstance(error, WorkflowFailed):
         return EXIT_SENT_THEN_FAILED if error.run.tasks else exit_code(error.error)
     if isinstance(error, UnknownOutcomeError | ActionError):
@@ -133,8 +134,8 @@ def report(error: BaseException, console: Console) -> None:
     code = getattr(error, "code", None)
     if isinstance(error, RefusedError) and code is not None:
         label = f"error {code}"
-    elif isinstance(error, DescriptorError | ServiceError | StepError):
-        label = "error"
+    elif isinstance(error, JournalUnavailableError):
+        label = "--journal"
     lines = [one_line(line) for line in str(error).splitlines()] or [type(error).__name__]
     for index, line in enumerate(lines):
         console.problem(f"{label}: {line}" if index == 0 else line)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,10 +29,16 @@ def add(commands: Any) -> None:
         "--port", type=port, default=0, help="port, 0 to 65535 (default 0: a free one)"
     )
     parser.add_argument(
-        "--account-sid", metavar="AC…", help="the Account SID to accept (default: random)"
+        "--account-sid",
+        type=account_sid,
+        metavar="AC…",
+        help="the Account SID to accept: AC and 32 hexadecimal digits (default: random)",
     )
     parser.add_argument(
-        "--auth-token", metavar="TOKEN", help="the Auth Token to accept (default: random)"
+        "--auth-token",
+        type=auth_token,
+        metavar="TOKEN",
+        help="the Auth Token to accept (default: random)",
     )
     parser.add_argument(
         "--number",
@@ -62,6 +69,22 @@ def add(commands: Any) -> None:
         "as Twilio does past an account's limit (default: no limit)",
     )
     parser.set_defaults(handler=sandbox)
+
+
+def account_sid(text: str) -> str:
+    """An Account SID: AC and 32 hexadecimal digits."""
+    if not re.fullmatch(r"AC[0-9a-fA-F]{32}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not AC followed by 32 hexadecimal digits")
+    return text
+
+
+def auth_token(text: str) -> str:
+    """An Auth Token: not empty, printable (never echoed back)."""
+    if not text or not text.isprintable() or text.strip() != text:
+        raise argparse.ArgumentTypeError(
+            "must be printable text, not empty, without spaces around it"
+        )
+    return text
 
 
 def sandbox(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:

@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from twilio_component.errors import JournalUnavailableError
+
 __all__ = ["SQLiteDatabase"]
 
 
@@ -27,8 +29,12 @@ class SQLiteDatabase:
         self._db = sqlite3.connect(
             self.where, timeout=30.0, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error as error:
+            self._db.close()
+            raise JournalUnavailableError(self.where, str(error)) from None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

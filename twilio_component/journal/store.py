@@ -33,6 +33,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from twilio_component.errors import JournalUnavailableError
+
 __all__ = [
     "Claim",
     "Cursor",
@@ -244,6 +246,9 @@ class Journal:
             with self.database.transaction() as db:
                 for statement in SCHEMA:
                     db.execute(statement)
+        except target.errors as error:
+            self.database.close()
+            raise JournalUnavailableError(target.where, str(error).splitlines()[0]) from None
         except BaseException:
             self.database.close()
             raise
