@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from twilio_component import Host, WebhookRequest
-from twilio_component.triggers.listener import serve
+from twilio_component.triggers.server import serve
 from twilio_component.twilio.signature import compute_signature
 from twilio_component.wsgi import TriggerApp
 

@@ -71,13 +71,8 @@ def add(commands: Any) -> None:
 def listen(args: argparse.Namespace, console: Console, environ: Mapping[str, str]) -> int:
     """listen: serve a workflow's trigger until SIGINT or SIGTERM, then restore its webhook."""
     from twilio_component.errors import TriggerConflictError
-    from twilio_component.triggers.listener import (
-        Listener,
-        origin,
-        serve,
-        stop_signals,
-        webhook_path,
-    )
+    from twilio_component.triggers.listener import Listener, origin, webhook_path
+    from twilio_component.triggers.server import serve, stop_signals
 
     document = read_json(args.workflow)
     if args.public_url is not None:

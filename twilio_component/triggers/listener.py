@@ -1,9 +1,9 @@
 """The Listener: a workflow's trigger enabled, probed, served over HTTP and restored; the
 workflow run once per event.
 
-The server is the standard library's WSGI server (``wsgiref``) with a thread per request
-(``socketserver.ThreadingMixIn``): real HTTP/1.x, concurrent webhooks, and no dependency beyond
-the core's four. Each event's workflow runs in the request's thread before the service gets
+The server (``triggers.server``) is the standard library's WSGI server with a thread per
+connection: real HTTP/1.x, concurrent webhooks, and no dependency beyond the core's four. Each
+event's workflow runs in the request's thread before the service gets
 its answer, so a reply is sent by the time the webhook returns; a retry of a slow webhook is
 deduplicated, never run twice.
 """
@@ -11,15 +11,11 @@ deduplicated, never run twice.
 from __future__ import annotations
 
 import json
-import signal
-import socketserver
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 from urllib.parse import urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from twilio_component.component import Component
 from twilio_component.errors import ComponentError, StepError, TriggerConflictError
@@ -29,7 +25,7 @@ from twilio_component.triggers.replaced import Replaced, state_folder
 from twilio_component.triggers.wsgi import TriggerApp
 from twilio_component.workflow import Workflow, WorkflowFailed
 
-__all__ = ["Listener", "Restored", "ThreadingWSGIServer", "serve"]
+__all__ = ["Listener", "Restored", "origin", "webhook_path"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +35,6 @@ class Restored:
 
     ok: bool
     message: str
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    """wsgiref's server, one thread per request; threads do not hold up shutdown."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """No access log on stderr: stdout carries one JSON line per run."""
 
 
 class Listener:
@@ -237,37 +220,3 @@ def origin(url: str) -> str:
     """``scheme://host[:port]`` of a URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
-
-
-@contextmanager
-def serve(app: TriggerApp, host: str, port: int) -> Iterator[ThreadingWSGIServer]:
-    """The server, listening and serving in a background thread until the block ends."""
-    server = make_server(
-        host, port, app, server_class=ThreadingWSGIServer, handler_class=_QuietHandler
-    )
-    assert isinstance(server, ThreadingWSGIServer)
-    thread = threading.Thread(target=server.serve_forever, name="listen", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@contextmanager
-def stop_signals() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM (in the main thread); the old handlers come back."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    for sig in previous:
-        signal.signal(sig, lambda signum, frame: stop.set())
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
