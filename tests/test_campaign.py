@@ -10,15 +10,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from celery_workers import wait_for
 
 FROM = "+15005550006"
 UNSUBSCRIBED = "+15005550004"
@@ -51,6 +50,27 @@ def messages(sandbox: dict[str, Any]) -> list[dict[str, Any]]:
     with urllib.request.urlopen(request, timeout=30) as answer:
         found: list[dict[str, Any]] = json.loads(answer.read())["messages"]
     return found
+
+
+def created_at(found: list[dict[str, Any]]) -> list[float]:
+    """When the sandbox created each message, by its own clock (to the millisecond), in order."""
+    return sorted(
+        datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).timestamp() for m in found
+    )
+
+
+def stop_once_sent(
+    process: subprocess.Popen[Any], sandbox: dict[str, Any], held: int, how: signal.Signals
+) -> None:
+    """Send ``how`` to the campaign ``process`` as soon as the sandbox holds ``held`` messages
+    (or the process has ended by itself): a condition, never a guess at how long it takes."""
+    wait_for(
+        lambda: process.poll() is not None or len(messages(sandbox)) >= held,
+        60,
+        f"the sandbox to hold {held} message(s)",
+        every=0.05,
+    )
+    process.send_signal(how)
 
 
 def recipients(count: int) -> list[str]:
@@ -179,7 +199,8 @@ def test_a_campaign_killed_three_times_and_resumed_sends_one_message_per_recipie
         "--mps",
         "100",
     ]
-    for delay in (0.7, 0.5, 0.9):
+    for more in (30, 10, 50):  # each run is killed mid-send, after that many more messages
+        before = len(messages(sandbox))
         process = subprocess.Popen(
             command,
             env=environment(sandbox),
@@ -187,8 +208,7 @@ def test_a_campaign_killed_three_times_and_resumed_sends_one_message_per_recipie
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
+        stop_once_sent(process, sandbox, before + more, signal.SIGKILL)
         process.wait(timeout=30)
     final = send(sandbox, tmp_path, (csv_path, step_path), "--mps", "100")
     assert final.returncode == 0, final.stderr
@@ -201,20 +221,23 @@ def test_a_campaign_killed_three_times_and_resumed_sends_one_message_per_recipie
     assert {r["sid"] for r in report} == {m["sid"] for m in held}
 
 
-def test_the_pace_holds_each_wall_clock_second_near_the_mps(
+def test_the_pace_holds_the_mps_between_the_first_create_and_the_last(
     sandbox: dict[str, Any], tmp_path: Path
 ) -> None:
+    mps = 25
     files = write(tmp_path, [f"{n},n" for n in recipients(150)])
-    started = time.monotonic()
-    done = send(sandbox, tmp_path, files, "--mps", "50")
-    took = time.monotonic() - started
+    done = send(sandbox, tmp_path, files, "--mps", str(mps))
     assert done.returncode == 0, done.stderr
-    seconds = Counter(
-        datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).replace(microsecond=0)
-        for m in messages(sandbox)
-    )
-    assert max(seconds.values()) <= 55
-    assert took >= 2.0  # 150 segments at 50 per second cannot all go at once
+    created = created_at(messages(sandbox))
+    assert len(created) == 150
+    # Measured on the sandbox's clock, from its first create to its last: 149 / mps = 6 s
+    # when nothing holds the campaign up. The pacer never bursts (each slot is 1 / mps after
+    # the one before, and a thread that wakes late books a new slot); load only delays sends,
+    # and requests a moment of load held up may arrive together. Allowing one second's worth
+    # of those, the 125 other creates span 125 / mps = 5 s at least, and their rate stays
+    # within the issue's 10% (+1) of the mps. (The busiest wall-clock second, what this
+    # measured before, a moment of load breaks: it holds what was held up.)
+    assert (len(created) - mps) / (created[-1] - created[0]) <= mps * 1.1 + 1
 
 
 def test_a_csv_with_a_byte_order_mark_is_read(sandbox: dict[str, Any], tmp_path: Path) -> None:
@@ -248,8 +271,7 @@ def test_sigint_stops_a_campaign_soon_and_a_rerun_sends_the_rest_once(
     numbers = recipients(60)
     csv_path, step_path = write(tmp_path, [f"{n},n" for n in numbers])
     process = start_campaign(sandbox, tmp_path, (csv_path, step_path), "10", piped=True)
-    time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
+    stop_once_sent(process, sandbox, 1, signal.SIGINT)  # 59 rows, 5.9 s at 10/s, still to go
     out, err = process.communicate(timeout=30)
     assert process.returncode == 4, err
     assert json.loads(out)["interrupted"] is True
@@ -293,9 +315,10 @@ def test_status_of_an_interrupted_campaign_counts_the_rows_not_reached_as_pendin
     sandbox: dict[str, Any], tmp_path: Path
 ) -> None:
     files = write(tmp_path, [f"{n},n" for n in recipients(40)])
-    process = start_campaign(sandbox, tmp_path, files, "10", piped=False)
-    time.sleep(1.5)
-    process.send_signal(signal.SIGKILL)
+    # At 2 per second: once the first message is in, 39 rows take 19.5 s more, and the kill
+    # comes long before. The first message comes after the campaign noted its size (40).
+    process = start_campaign(sandbox, tmp_path, files, "2", piped=False)
+    stop_once_sent(process, sandbox, 1, signal.SIGKILL)
     process.wait(timeout=30)
     counts = json.loads(campaign(sandbox, tmp_path, "status", "c1").stdout)
     assert counts["total"] == 40

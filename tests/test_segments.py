@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twilio_component.twilio.segments import (
@@ -21,6 +21,9 @@ from twilio_component.twilio.segments import (
 EMOJI = "\N{THUMBS UP SIGN}"
 gsm_text = st.text(alphabet=sorted(GSM_CHARACTERS), max_size=800)
 any_text = st.text(max_size=800)
+#: No wall-clock deadline per example (Hypothesis' default is 200 ms, and 1 s for generating
+#: the first examples): a loaded machine must not fail a property that holds.
+no_deadline = settings(deadline=None)
 
 
 def filled(chars: list[str], per_segment: int) -> str:
@@ -120,22 +123,26 @@ def test_a_surrogate_pair_moves_whole_to_the_next_segment() -> None:
     assert count_segments(body).segments == 3
 
 
+@no_deadline
 @given(gsm_text)
 def test_gsm_only_bodies_are_never_ucs2(body: str) -> None:
     assert count_segments(body).encoding == "GSM-7"
 
 
+@no_deadline
 @given(st.one_of(any_text, gsm_text, boundary_text))
 def test_counts_agree_with_character_by_character_packing(body: str) -> None:
     result = count_segments(body)
     assert (result.encoding, result.segments, result.units) == oracle(body)
 
 
+@no_deadline
 @given(gsm_text, st.sampled_from(sorted(GSM_CHARACTERS)))
 def test_appending_a_gsm_character_never_reduces_segments(body: str, char: str) -> None:
     assert count_segments(body + char).segments >= count_segments(body).segments
 
 
+@no_deadline
 @given(gsm_text)
 def test_multipart_gsm_segments_hold_every_septet(body: str) -> None:
     result = count_segments(body)
@@ -143,6 +150,7 @@ def test_multipart_gsm_segments_hold_every_septet(body: str) -> None:
         assert result.segments * 153 >= result.units > 160
 
 
+@no_deadline
 @given(any_text)
 def test_ucs2_units_are_utf16_code_units(body: str) -> None:
     result = count_segments(body)
@@ -151,13 +159,18 @@ def test_ucs2_units_are_utf16_code_units(body: str) -> None:
         assert result.segments * 67 >= result.units
 
 
-def test_counting_a_maximal_body_is_fast() -> None:
-    bodies = ["x" * 1600, ("{café} € " * 200)[:1600], ("héllo " + EMOJI) * 200]
-    for body in bodies:
-        started = time.perf_counter()
-        for _ in range(100):
-            count_segments(body)
-        assert (time.perf_counter() - started) / 100 < 500e-6
+def test_counting_a_body_a_hundred_times_the_longest_takes_no_catastrophic_time() -> None:
+    # How fast counting is belongs to benchmarks, not to a unit test. This guards only against
+    # a catastrophic regression (rescanning the body for each character), with a bound that no
+    # loaded machine comes near: the CPU time of this thread alone (what other processes do
+    # does not count), under 5 s for 160,000 characters, which take about 5 ms when counting
+    # is linear and at least 10^10 steps when it is quadratic.
+    for unit in ("x", "{café} € ", "héllo " + EMOJI):
+        body = (unit * 160_000)[:160_000]
+        started = time.thread_time()
+        result = count_segments(body)
+        assert time.thread_time() - started < 5.0
+        assert (result.encoding, result.segments, result.units) == oracle(body)
 
 
 def test_smart_encoding_replacements_are_all_gsm_text() -> None:
@@ -187,6 +200,7 @@ def test_smart_encoding_leaves_gsm_and_unmapped_characters_alone() -> None:
     assert smart_encode("Grüße {€} " + EMOJI) == ("Grüße {€} " + EMOJI, ())
 
 
+@no_deadline
 @given(gsm_text)
 def test_smart_encoding_never_changes_a_gsm_body(body: str) -> None:
     assert smart_encode(body) == (body, ())
@@ -221,6 +235,7 @@ def test_estimate_with_smart_encoding_describes_the_replaced_body() -> None:
     assert report["unicode_characters"] == [EMOJI]
 
 
+@no_deadline
 @given(any_text, st.booleans())
 def test_estimate_is_json_ready(body: str, smart: bool) -> None:
     report = estimate(body, smart_encoding=smart)
