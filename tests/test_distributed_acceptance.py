@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -64,8 +63,13 @@ def test_a_thousand_recipients_through_a_worker_kill_and_a_redis_kill_get_one_me
         pool.kill(pool.processes[0])
         pool.start()
         wait_for(lambda: len(sandbox_messages(sandbox_process)) >= 500, 60, "500 sent", every=0.5)
+        lost = pool.logs().count("Connection to broker lost")
         redis_server.kill()
-        time.sleep(1)
+        wait_for(
+            lambda: pool.logs().count("Connection to broker lost") > lost,
+            60,
+            "a worker to lose Redis",
+        )
         redis_server.start()
         resumed = cli(
             "campaign", "resume", "thousand", "--broker", broker, "--journal", postgres_url,
