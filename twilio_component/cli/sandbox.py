@@ -116,19 +116,19 @@ def sandbox(args: argparse.Namespace, console: Console, environ: Mapping[str, st
                 "key's secret (SK…:SECRET)"
             ) from None
     served.start()
-    console.out.write(
-        json.dumps(
-            {
-                "base_url": served.base_url,
-                "account_sid": served.account_sid,
-                "auth_token": served.auth_token,
-                "console_url": served.console_url,
-            }
+    try:  # an interrupt from here on, even while the line is printed, is the way to stop it
+        console.out.write(
+            json.dumps(
+                {
+                    "base_url": served.base_url,
+                    "account_sid": served.account_sid,
+                    "auth_token": served.auth_token,
+                    "console_url": served.console_url,
+                }
+            )
+            + "\n"
         )
-        + "\n"
-    )
-    console.out.flush()
-    try:
+        console.out.flush()
         served.serve_forever()
     except KeyboardInterrupt:
         pass
