@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from openapi import MESSAGE_PATH, assert_valid_error, assert_valid_response
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -164,3 +165,144 @@ def test_redaction_with_an_empty_body_still_answers_it_redacted(
     assert_valid_response(MESSAGE_PATH, "post", 200, body)
     assert redacted.body == ""
     assert sandbox.message(sid)["body"] == ""
+
+
+# --- Media: DateCreated filters, paging URIs, fetch by URI ------------------------------------
+
+MEDIA_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media.json"
+MEDIA_ITEM_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{MessageSid}/Media/{Sid}.json"
+PICTURES = ["https://example.com/a.png", "https://example.com/b.jpg", "https://example.com/c.gif"]
+
+
+class Raw:
+    """Raw HTTP to one sandbox account, for what the SDK cannot express."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.base_url = sandbox.base_url
+        self.session = requests.Session()
+        self.session.auth = (sandbox.account_sid, sandbox.auth_token)
+
+    def get(self, uri: str, **query: str) -> requests.Response:
+        return self.session.get(self.base_url + uri, params=query)
+
+    def page(self, uri: str, **query: str) -> dict[str, Any]:
+        response = self.get(uri, **query)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        assert_valid_response(MEDIA_PATH, "get", 200, body)
+        return body
+
+
+@pytest.fixture
+def raw(sandbox: Sandbox) -> Raw:
+    return Raw(sandbox)
+
+
+@pytest.fixture
+def mms(client: Client) -> Any:
+    """A message with three media, created 2030-01-01 12:00:00 UTC."""
+    return client.messages.create(to=RECIPIENT, from_=SENDER, media_url=PICTURES)
+
+
+def media_uri(message: Any) -> str:
+    return str(message.subresource_uris["media"])
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "count"),
+    [
+        ("DateCreated", "2030-01-01", 3),
+        ("DateCreated", "2030-01-02", 0),
+        ("DateCreated>", "2030-01-01T12:00:00Z", 3),
+        ("DateCreated>", "2030-01-01T12:00:01Z", 0),
+        ("DateCreated<", "2030-01-01T12:00:00Z", 3),
+        ("DateCreated<", "2030-01-01T11:59:59Z", 0),
+        ("DateCreated<", "2030-01-01", 3),
+        ("DateCreated<", "2029-12-31", 0),
+    ],
+)
+def test_media_list_honours_each_date_created_filter(
+    raw: Raw, mms: Any, name: str, value: str, count: int
+) -> None:
+    listed = raw.page(media_uri(mms), **{name: value})
+    assert len(listed["media_list"]) == count
+
+
+def test_sdk_media_list_sends_date_created_filters_that_are_honoured(
+    client: Client, mms: Any
+) -> None:
+    media = client.messages(mms.sid).media
+    assert len(media.list(date_created_after=START)) == 3
+    assert media.list(date_created_after=START + timedelta(seconds=1)) == []
+    assert media.list(date_created_before=START - timedelta(seconds=1)) == []
+    assert len(media.list(date_created="2030-01-01")) == 3
+
+
+def test_media_list_keeps_its_date_filter_in_every_page_uri(raw: Raw, mms: Any) -> None:
+    path = media_uri(mms)
+    first = raw.page(path, PageSize="1", **{"DateCreated>": "2030-01-01"})
+    prefix = f"{path}?DateCreated%3E=2030-01-01&PageSize=1&Page="
+    assert (first["uri"], first["first_page_uri"]) == (f"{prefix}0", f"{prefix}0")
+    assert first["next_page_uri"] == f"{prefix}1"
+    second = raw.page(first["next_page_uri"])
+    assert (second["uri"], second["first_page_uri"]) == (f"{prefix}1", f"{prefix}0")
+    assert (second["previous_page_uri"], second["next_page_uri"]) == (f"{prefix}0", f"{prefix}2")
+    third = raw.page(second["next_page_uri"])
+    assert third["next_page_uri"] is None
+    sids = [page["media_list"][0]["sid"] for page in (first, second, third)]
+    assert len(set(sids)) == 3
+
+
+def test_media_list_keeps_every_date_filter_in_the_order_the_spec_lists_them(
+    raw: Raw, mms: Any
+) -> None:
+    query = {
+        "DateCreated>": "2029-12-31",
+        "DateCreated<": "2030-01-02",
+        "DateCreated": "2030-01-01",
+    }
+    listed = raw.page(media_uri(mms), **query)
+    assert listed["uri"] == (
+        f"{media_uri(mms)}?DateCreated=2030-01-01&DateCreated%3C=2030-01-02"
+        "&DateCreated%3E=2029-12-31&PageSize=50&Page=0"
+    )
+    assert len(listed["media_list"]) == 3
+
+
+def test_media_list_with_a_date_that_is_not_a_date_gets_400_20001(raw: Raw, mms: Any) -> None:
+    response = raw.get(media_uri(mms), **{"DateCreated<": "yesterday"})
+    assert (response.status_code, response.json()["code"]) == (400, 20001)
+    assert_valid_error(response.json(), 400)
+
+
+def test_media_item_is_fetched_by_the_uri_the_list_gives(raw: Raw, mms: Any) -> None:
+    listed = raw.page(media_uri(mms))["media_list"]
+    for item in listed:
+        response = raw.get(item["uri"])
+        assert response.status_code == 200, response.text
+        assert_valid_response(MEDIA_ITEM_PATH, "get", 200, response.json())
+        assert response.json() == item
+
+
+def test_sdk_fetches_a_media_item(client: Client, mms: Any) -> None:
+    [first, *_] = client.messages(mms.sid).media.list()
+    fetched = client.messages(mms.sid).media(first.sid).fetch()
+    status, body = last_answer(client)
+    assert status == 200
+    assert_valid_response(MEDIA_ITEM_PATH, "get", 200, body)
+    assert (fetched.sid, fetched.parent_sid, fetched.content_type) == (
+        first.sid,
+        mms.sid,
+        "image/png",
+    )
+
+
+def test_fetch_of_an_unknown_media_item_gets_404_20404(client: Client, mms: Any) -> None:
+    error = refused(client, lambda: client.messages(mms.sid).media("ME" + "0" * 32).fetch())
+    assert (error.status, error.code) == (404, 20404)
+
+
+def test_fetch_of_media_of_an_unknown_message_gets_404_20404(client: Client, mms: Any) -> None:
+    [first, *_] = client.messages(mms.sid).media.list()
+    error = refused(client, lambda: client.messages("MM" + "0" * 32).media(first.sid).fetch())
+    assert (error.status, error.code) == (404, 20404)
