@@ -306,3 +306,72 @@ def test_fetch_of_media_of_an_unknown_message_gets_404_20404(client: Client, mms
     [first, *_] = client.messages(mms.sid).media.list()
     error = refused(client, lambda: client.messages("MM" + "0" * 32).media(first.sid).fetch())
     assert (error.status, error.code) == (404, 20404)
+
+
+# --- IncomingPhoneNumbers: URLs and methods ---------------------------------------------------
+
+NUMBER_PATH = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json"
+URL_PARAMETERS = [
+    "sms_url",
+    "sms_fallback_url",
+    "status_callback",
+    "voice_url",
+    "voice_fallback_url",
+]
+METHOD_PARAMETERS = [
+    "sms_method",
+    "sms_fallback_method",
+    "status_callback_method",
+    "voice_method",
+    "voice_fallback_method",
+]
+
+
+def number_sid(sandbox: Sandbox) -> str:
+    return str(sandbox.phone_number(SENDER)["sid"])
+
+
+@pytest.mark.parametrize("parameter", URL_PARAMETERS)
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://example.com/sms", "example.com/sms"])
+def test_number_update_with_a_url_that_is_not_http_gets_400_21402_and_changes_nothing(
+    client: Client, sandbox: Sandbox, parameter: str, url: str
+) -> None:
+    before = sandbox.phone_number(SENDER)
+    number = client.incoming_phone_numbers(number_sid(sandbox))
+    error = refused(client, lambda: number.update(**{parameter: url}))
+    assert (error.status, error.code) == (400, 21402)
+    assert sandbox.phone_number(SENDER) == before
+
+
+@pytest.mark.parametrize("parameter", METHOD_PARAMETERS)
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "HEAD", "bogus"])
+def test_number_update_with_a_method_other_than_get_or_post_gets_400_21403(
+    client: Client, sandbox: Sandbox, parameter: str, method: str
+) -> None:
+    before = sandbox.phone_number(SENDER)
+    number = client.incoming_phone_numbers(number_sid(sandbox))
+    error = refused(client, lambda: number.update(**{parameter: method}))
+    assert (error.status, error.code) == (400, 21403)
+    assert sandbox.phone_number(SENDER) == before
+
+
+def test_number_update_with_a_good_url_and_a_bad_method_applies_neither(
+    client: Client, sandbox: Sandbox
+) -> None:
+    number = client.incoming_phone_numbers(number_sid(sandbox))
+    error = refused(
+        client, lambda: number.update(sms_url="http://127.0.0.1:9/sms", sms_method="PUT")
+    )
+    assert error.code == 21403
+    assert sandbox.phone_number(SENDER)["sms_url"] == ""
+
+
+def test_number_update_with_a_good_url_and_method_still_answers_per_spec(
+    client: Client, sandbox: Sandbox
+) -> None:
+    number = client.incoming_phone_numbers(number_sid(sandbox))
+    updated = number.update(sms_url="http://127.0.0.1:9/sms", sms_method="GET")
+    status, body = last_answer(client)
+    assert status == 200
+    assert_valid_response(NUMBER_PATH, "post", 200, body)
+    assert (updated.sms_url, updated.sms_method) == ("http://127.0.0.1:9/sms", "GET")
