@@ -194,12 +194,8 @@ def test_update_leaves_fields_it_does_not_name(numbers: Numbers) -> None:
 @pytest.mark.parametrize(
     "form",
     [
-        {"SmsUrl": "not a url"},
-        {"SmsFallbackUrl": "ftp://example.com/x"},
-        {"StatusCallback": "example.com/status"},
-        {"SmsMethod": "PUT"},
-        {"StatusCallbackMethod": "DELETE"},
         {"FriendlyName": "x" * 65},
+        {"SmsApplicationSid": "PN" + "0" * 32},
     ],
 )
 def test_update_with_an_invalid_value_gets_20001_and_changes_nothing(

@@ -25,7 +25,7 @@ from twilio_component.sandbox.fault_replies import after_create, before_create, 
 from twilio_component.sandbox.faults import Faults
 from twilio_component.sandbox.lifecycle import Lifecycle
 from twilio_component.sandbox.listing import Listing
-from twilio_component.sandbox.media import list_media_reply, media_resources
+from twilio_component.sandbox.media import fetch_media_reply, list_media_reply, media_resources
 from twilio_component.sandbox.message_updates import update_message_reply
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.replies import (
@@ -46,6 +46,7 @@ PREFIX = f"/{API_VERSION}/Accounts/"
 
 _FETCH = re.compile(r"Messages/((?:SM|MM)[0-9a-fA-F]{32}|[^/]+)\.json")
 _MEDIA = re.compile(r"Messages/([^/]+)/Media\.json")
+_MEDIA_ITEM = re.compile(r"Messages/([^/]+)/Media/([^/]+)\.json")
 _NUMBER = re.compile(r"IncomingPhoneNumbers/([^/]+)\.json")
 _FORM_ONLY = (
     "The request body was sent as application/json; Twilio's API reads only form-encoded "
@@ -193,6 +194,10 @@ class MessagesAPI:
         if (match := _MEDIA.fullmatch(rest)) is not None:
             if method == "GET":
                 return list_media_reply(self._store, path, match.group(1), query)
+            return method_not_allowed(method, path)
+        if (match := _MEDIA_ITEM.fullmatch(rest)) is not None:
+            if method == "GET":
+                return fetch_media_reply(self._store, path, match.group(1), match.group(2))
             return method_not_allowed(method, path)
         if (match := _NUMBER.fullmatch(rest)) is not None:
             if method == "GET":

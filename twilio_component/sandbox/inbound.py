@@ -1,4 +1,5 @@
-"""Inbound messages: checked, stored as ``received`` and posted to the number's SmsUrl, signed."""
+"""Inbound messages: checked, stored as ``received`` and posted to the number's SmsUrl, signed;
+the SmsFallbackUrl when that fails, and the replies its TwiML asks for sent."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from typing import Any, Final
 
 from twilio_component.sandbox.checks import is_web_url
 from twilio_component.sandbox.clock import Clock
+from twilio_component.sandbox.exchange import Route, WebhookExchange
 from twilio_component.sandbox.media import media_resources
 from twilio_component.sandbox.message_spec import MAX_BODY_CHARS, MAX_MEDIA_URLS
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
-from twilio_component.sandbox.webhooks import WebhookDelivery, deliver_webhook
+from twilio_component.sandbox.twiml_replies import ReplySender
+from twilio_component.sandbox.webhooks import WebhookDelivery
 from twilio_component.twilio.segments import count_segments
 
 __all__ = ["Inbound", "InboundMessage", "InboundRefused", "parse_inbound", "webhook_params"]
@@ -115,7 +118,8 @@ class Inbound:
     """Receives messages for the account's numbers and delivers their webhooks.
 
     `receive` answers synchronously (the webhook's answers included); `relay` queues a
-    message one sandbox number sent to another for a background thread to receive.
+    message one sandbox number sent to another for a background thread to receive. The
+    ``<Message>`` verbs of a webhook's TwiML answer are sent through `replies`.
     """
 
     def __init__(
@@ -127,14 +131,17 @@ class Inbound:
         numbers: PhoneNumbers,
         clock: Clock,
         timeout: float,
+        replies: ReplySender | None = None,
         log_size: int = 1_000,
     ) -> None:
         self._account_sid = account_sid
-        self._auth_token = auth_token
         self._store = store
         self._numbers = numbers
         self._clock = clock
         self._timeout = timeout
+        self._exchange = WebhookExchange(
+            auth_token=auth_token, timeout=timeout, now=clock.now, replies=replies
+        )
         self._log: deque[WebhookDelivery] = deque(maxlen=log_size)
         self._jobs: queue.SimpleQueue[InboundMessage | None] = queue.SimpleQueue()
         self._idle = threading.Condition()
@@ -144,7 +151,10 @@ class Inbound:
     # -- receiving --------------------------------------------------------------------------
 
     def receive(self, message: InboundMessage) -> dict[str, Any]:
-        """Store the message, deliver its webhook `repeat` times: ``{"sid", "deliveries"}``."""
+        """Store the message, deliver its webhook `repeat` times: ``{"sid", "deliveries"}``.
+
+        Each delivery is followed by one to the SmsFallbackUrl when it failed; both are listed.
+        """
         number = self._numbers.find(_number_of(message.to))
         if number is None:
             ours = ", ".join(resource["phone_number"] for resource in self._numbers.all())
@@ -157,25 +167,17 @@ class Inbound:
         stored = self._store.add(lambda seq: self._stored(seq, message, now))
         types = [str(item["content_type"]) for item in stored.media]
         params = webhook_params(stored.resource, list(zip(stored.media_urls, types, strict=True)))
-        url = str(number.get("sms_url") or "")
+        route = Route.of(number)
         deliveries: list[WebhookDelivery] = []
-        if url:
-            method = str(number.get("sms_method") or "POST").upper()
+        if route.url:
             token = secrets.token_hex(16)
             for _ in range(message.repeat):
-                delivery = deliver_webhook(
-                    url=url,
-                    method=method,
-                    params=params,
-                    auth_token=self._auth_token,
-                    idempotency_token=token,
-                    message_sid=stored.sid,
-                    now=self._clock.now(),
-                    timeout=self._timeout,
+                exchanged = self._exchange.deliver(
+                    route, params, inbound=dict(stored.resource), idempotency_token=token
                 )
-                deliveries.append(delivery)
+                deliveries.extend(exchanged)
                 with self._idle:
-                    self._log.append(delivery)
+                    self._log.extend(exchanged)
         return {"sid": stored.sid, "deliveries": [delivery.answer() for delivery in deliveries]}
 
     def _stored(self, seq: int, message: InboundMessage, now: datetime) -> StoredMessage:
@@ -253,7 +255,7 @@ class Inbound:
         thread, self._thread = self._thread, None
         if thread is not None:
             self._jobs.put(None)
-            thread.join(self._timeout * MAX_REPEAT + 1.0)
+            thread.join(2 * self._timeout * MAX_REPEAT + 1.0)  # each try may fall back once
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every relayed message has been received; False on timeout."""

@@ -13,7 +13,9 @@ from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
 
 __all__ = ["update_message_reply"]
 
-INVALID_PARAMETER: Final = 20001
+# Unverified: neither code appears in FACTS.md or the spec. 30400 answers an update that is not
+# exactly one cancel or one redaction; 30409 the cancel of a message that is not scheduled.
+INVALID_UPDATE: Final = 30400
 CANNOT_CANCEL: Final = 30409
 UPDATE_STATUSES: Final = frozenset({"canceled"})  # message_enum_update_status in the spec
 
@@ -27,22 +29,14 @@ def update_message_reply(
     form: Mapping[str, Sequence[str]],
     now: datetime,
 ) -> Reply:
-    """``POST …/Messages/{Sid}.json`` with ``Status=canceled`` and/or ``Body=`` (redaction)."""
+    """``POST …/Messages/{Sid}.json``: either ``Status=canceled`` (cancel) or ``Body=`` (redact)."""
     if store.get(sid) is None:
         return not_found(path)
     status = _given(form, "Status")
     body = _given(form, "Body")
-    if status is not None and status not in UPDATE_STATUSES:
-        return error_reply(
-            400, INVALID_PARAMETER, f"Invalid Status {status[:64]!r}: the only value is canceled."
-        )
-    if body:
-        return error_reply(
-            400,
-            INVALID_PARAMETER,
-            "A message's Body can only be updated to the empty string, which redacts it.",
-        )
-    resource: dict[str, Any] | None = store.get(sid)
+    refusal = _refusal(status, body)
+    if refusal is not None:
+        return error_reply(400, INVALID_UPDATE, refusal)
     if status is not None:
         outcome = lifecycle.cancel(sid, now)
         if outcome is None:
@@ -55,18 +49,33 @@ def update_message_reply(
                 f"This message cannot be canceled: its status is {resource['status']}, "
                 "and only a scheduled message can be.",
             )
-    if body is not None:
-        stamp = rfc2822(now)
+        return json_reply(200, resource)
+    stamp = rfc2822(now)
 
-        def redact(message: StoredMessage) -> None:
-            message.resource["body"] = ""
-            message.resource["date_updated"] = stamp
+    def redact(message: StoredMessage) -> dict[str, Any]:
+        message.resource["body"] = ""
+        message.resource["date_updated"] = stamp
+        return dict(message.resource)
 
-        store.update(sid, redact)
-        resource = store.get(sid)
-    if resource is None:
-        return not_found(path)
-    return json_reply(200, resource)
+    redacted = store.update(sid, redact)
+    return not_found(path) if redacted is None else json_reply(200, redacted)
+
+
+def _refusal(status: str | None, body: str | None) -> str | None:
+    """Why an update cannot be applied (None when it can): it does one thing, one allowed way.
+
+    The update either cancels (``Status=canceled``) or redacts (``Body=``, empty), never both
+    at once and never neither; a non-empty Body would rewrite the text, which Twilio refuses.
+    """
+    if status is None and body is None:
+        return "An update needs Status=canceled (cancel) or an empty Body (redact)."
+    if status is not None and body is not None:
+        return "Status and Body cannot be updated together: cancel, then redact."
+    if status is not None and status not in UPDATE_STATUSES:
+        return f"Invalid Status {status[:64]!r}: the only value is canceled."
+    if body:
+        return "A message's Body can only be updated to the empty string, which redacts it."
+    return None
 
 
 def _given(form: Mapping[str, Sequence[str]], name: str) -> str | None:

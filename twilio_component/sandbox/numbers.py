@@ -19,6 +19,11 @@ __all__ = ["PhoneNumbers", "number_sid"]
 
 API_VERSION: Final = "2010-04-01"
 INVALID_PARAMETER: Final = 20001
+# Unverified: neither code appears in FACTS.md or the spec (their Invalid URL 21205 and Invalid
+# Method 21209 belong to the Calls resource); they were given as IncomingPhoneNumbers' own when
+# these checks were added. Every URL and method field is checked alike.
+INVALID_URL: Final = 21402
+INVALID_METHOD: Final = 21403
 MAX_FRIENDLY_NAME: Final = 64
 
 _E164: Final = re.compile(r"\+[1-9][0-9]{6,13}")
@@ -197,14 +202,18 @@ def _changes(form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
         if value is None:
             continue
         if value and not is_web_url(value, callback=False):
-            raise _refuse(f"{name} {_shown(value)!r} is not a valid http or https URL.")
+            raise _refuse(
+                f"{name} {_shown(value)!r} is not a valid http or https URL.", INVALID_URL
+            )
         changes[field] = value
     for name, field in METHOD_FIELDS.items():
         value = _given(form, name)
         if value is None:
             continue
         if value.upper() not in _METHODS:
-            raise _refuse(f"{name} {_shown(value)!r} is not valid: use GET or POST.")
+            raise _refuse(
+                f"{name} {_shown(value)!r} is not valid: use GET or POST.", INVALID_METHOD
+            )
         changes[field] = value.upper()
     application = _given(form, "SmsApplicationSid")
     if application is not None:
@@ -236,8 +245,8 @@ def _given(form: Mapping[str, Sequence[str]], name: str) -> str | None:
     return values if isinstance(values, str) else values[0]
 
 
-def _refuse(message: str) -> Refusal:
-    return Refusal(400, INVALID_PARAMETER, message)
+def _refuse(message: str, code: int = INVALID_PARAMETER) -> Refusal:
+    return Refusal(400, code, message)
 
 
 def _shown(value: str) -> str:

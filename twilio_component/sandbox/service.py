@@ -26,6 +26,7 @@ from twilio_component.sandbox.message_spec import MAGIC_SENDER
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.server import HTTPServer
 from twilio_component.sandbox.store import MessageStore, StoredMessage
+from twilio_component.sandbox.twiml_replies import ReplySender
 from twilio_component.sandbox.webhooks import WebhookDelivery
 
 __all__ = ["Sandbox"]
@@ -55,8 +56,10 @@ class Sandbox:
     `phone_number()` reads a number's configuration (``sms_url``…).
 
     Messages also arrive: `receive()` (or ``POST /_sandbox/inbound``) stores an inbound
-    message and POSTs Twilio's signed webhook to the number's SmsUrl (loopback only), and a
-    message one sandbox number sends another is received the same way once delivered. The
+    message and POSTs Twilio's signed webhook to the number's SmsUrl (loopback only), then to
+    its SmsFallbackUrl when that fails; each ``<Message>`` of the TwiML answered is sent as an
+    ``outbound-reply`` message. A message one sandbox number sends another is received the
+    same way once delivered. The
     control API under ``/_sandbox/`` (same Basic auth) also reads back and clears messages,
     arms faults, lists webhook deliveries and API answers, and streams what happens as
     server-sent events; `console_url` opens a web page that shows it all live. `latency`
@@ -114,6 +117,26 @@ class Sandbox:
         self._numbers = PhoneNumbers(
             account_sid=account_sid, numbers=own_numbers, created=self._clock.now()
         )
+        self._lifecycle = Lifecycle(
+            store=self._store,
+            clock=self._clock,
+            interval=timedelta(seconds=status_interval),
+            sender=own_numbers[-1] if len(own_numbers) > 1 else MAGIC_SENDER,
+            notify=self._callbacks.send,
+            arrived=self._arrived,
+        )
+        self.faults = Faults()
+        self.faults.observe(self._faults_changed)
+        replies = ReplySender(
+            account_sid=account_sid,
+            store=self._store,
+            lifecycle=self._lifecycle,
+            numbers=self._numbers,
+            clock=self._clock,
+            failure_code=lambda to: (
+                self.faults.delivery_failure(to) or failures.get(to.rpartition(":")[2])
+            ),
+        )
         self._inbound = Inbound(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -121,17 +144,8 @@ class Sandbox:
             numbers=self._numbers,
             clock=self._clock,
             timeout=callback_timeout,
+            replies=replies,
         )
-        self._lifecycle = Lifecycle(
-            store=self._store,
-            clock=self._clock,
-            interval=timedelta(seconds=status_interval),
-            sender=own_numbers[-1] if len(own_numbers) > 1 else MAGIC_SENDER,
-            notify=self._callbacks.send,
-            arrived=self._inbound.relay,
-        )
-        self.faults = Faults()
-        self.faults.observe(self._faults_changed)
         self._api = MessagesAPI(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -408,6 +422,10 @@ class Sandbox:
 
     # -- incoming messages ------------------------------------------------------------------
 
+    def _arrived(self, resource: dict[str, Any], media_urls: tuple[str, ...]) -> None:
+        """A delivered message reaches its recipient when that is one of the sandbox's numbers."""
+        self._inbound.relay(resource, media_urls)
+
     def receive(
         self, from_: str, to: str, body: str, media: Sequence[str] = (), repeat: int = 1
     ) -> dict[str, Any]:
@@ -415,8 +433,13 @@ class Sandbox:
 
         Stores it (direction ``inbound``, status ``received``) and, when the number has an
         ``sms_url``, sends Twilio's signed webhook to it `repeat` times (same fields, same
-        ``I-Twilio-Idempotency-Token``), waiting for each answer. Returns ``{"sid": "SM…",
-        "deliveries": [{"status", "content_type", "body"} or {"status": None, "error"}]}``.
+        ``I-Twilio-Idempotency-Token``), waiting for each answer; a failed one (no connection
+        11205, no answer in time or a 4xx/5xx 11200, not TwiML 12100) is followed by the same
+        webhook, plus ``ErrorCode`` and ``ErrorUrl``, to the ``sms_fallback_url``. The
+        ``<Message>`` verbs of a 2xx TwiML answer are sent, from `to` to `from_` by default.
+        Returns ``{"sid": "SM…", "deliveries": [{"status", "content_type", "body"} or
+        {"status": None, "error"}]}``, each delivery also with ``error_code``, ``fallback``,
+        ``replies`` (the SIDs sent) and ``reply_errors`` when they apply.
         Raises InboundRefused (a ValueError naming the field) for bad input or a `to` that
         is not one of the sandbox's numbers.
         """

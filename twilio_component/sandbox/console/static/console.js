@@ -418,11 +418,23 @@
       }));
     }
     for (const delivery of deliveries) {
+      const who = delivery.fallback ? "The fallback URL" : "The webhook";
       if (delivery.status === null) {
-        box.append(element("p", { className: "error", text: `The webhook failed: ${delivery.error}` }));
+        box.append(element("p", { className: "error", text: `${who} failed: ${delivery.error}` }));
       } else {
-        box.append(element("p", { text: `The webhook answered ${delivery.status} (${delivery.content_type || "no content type"}):` }));
+        box.append(element("p", { text: `${who} answered ${delivery.status} (${delivery.content_type || "no content type"}):` }));
         box.append(element("pre", { text: delivery.body || "(empty)" }));
+        if (delivery.error) box.append(element("p", { className: "error", text: delivery.error }));
+      }
+      if (delivery.error_code) {
+        box.append(element("p", { className: "error", text: `Twilio would log error ${delivery.error_code}.` }));
+      }
+      const replies = delivery.replies || [];
+      if (replies.length) {
+        box.append(element("p", { text: `Its TwiML sent ${replies.length} ${replies.length === 1 ? "reply" : "replies"}: ${replies.join(", ")}.` }));
+      }
+      for (const problem of delivery.reply_errors || []) {
+        box.append(element("p", { className: "error", text: `A <Message> was not sent (error ${problem.code}): ${problem.message}` }));
       }
     }
   }
