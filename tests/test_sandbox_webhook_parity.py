@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import queue
 import socket
 import threading
@@ -393,7 +392,7 @@ def test_reply_moves_to_delivered_like_any_message(
 ) -> None:
     answering(phone, webhooks, THANKS)
     sid = phone.text()["deliveries"][0]["replies"][0]
-    sandbox.settle(timeout=math.inf)
+    sandbox.settle(timeout=120)
     reply = sandbox.message(sid)
     assert (reply["status"], reply["price_unit"]) == ("delivered", "USD")
     assert reply["date_sent"] is not None
@@ -404,7 +403,7 @@ def test_reply_is_listed_by_the_control_api_with_its_history(
 ) -> None:
     answering(phone, webhooks, THANKS)
     sid = phone.text()["deliveries"][0]["replies"][0]
-    sandbox.settle(timeout=math.inf)
+    sandbox.settle(timeout=120)
     response = phone.session.get(f"{sandbox.base_url}/_sandbox/messages")
     [reply] = [m for m in response.json()["messages"] if m["sid"] == sid]
     assert reply["direction"] == "outbound-reply"
@@ -598,7 +597,7 @@ def test_a_reply_to_another_sandbox_number_reaches_that_numbers_sms_url(
     second = serve(webhooks)
     phone.configure(SECOND, sms_url=second.url("/second"))
     sent = phone.client.messages.create(to=OWN, from_=SECOND, body="Hi from the second line")
-    sandbox.settle(timeout=math.inf)  # until every message is final and every relay received
+    sandbox.settle(timeout=120)  # until every message is final and every relay received
     [hit] = second.requests
     assert (hit.form["From"], hit.form["To"], hit.form["Body"]) == (OWN, SECOND, "Thanks")
     directions = [(m["direction"], m["from"], m["to"]) for m in sandbox.messages]
@@ -617,7 +616,7 @@ def test_a_reply_to_a_recipient_marked_undelivered_ends_undelivered(
     answering(phone, webhooks, THANKS)
     sandbox.faults.undelivered(CALLER, 30003)
     sid = phone.text()["deliveries"][0]["replies"][0]
-    sandbox.settle(timeout=math.inf)
+    sandbox.settle(timeout=120)
     assert (sandbox.message(sid)["status"], sandbox.message(sid)["error_code"]) == (
         "undelivered",
         30003,
