@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -134,3 +136,61 @@ def busiest_second(messages: Iterable[Mapping[str, Any]]) -> int:
     """The most messages created within one wall-clock second (by date_created)."""
     counts = Counter(m["date_created"] for m in messages if m.get("direction") != "inbound")
     return max(counts.values(), default=0)
+
+
+#: The queue the workers consume, and the task they run.
+QUEUE = "twilio-component"
+TASK = "twilio_component.run_step"
+
+
+def protocol_2(args: Any, kwargs: Any) -> str:
+    """A task message's body in Celery's protocol 2: ``[args, kwargs, embed]``, as JSON text."""
+    embed = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+    return json.dumps([args, kwargs, embed])
+
+
+def base64_of(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def task_message(
+    body: str, *, task: Any = TASK, headers: Mapping[str, Any] | None = None, drop: str = ""
+) -> tuple[str, str]:
+    """A task message as Kombu's Redis transport LPUSHes it (Celery's protocol 2): its id, and
+    the JSON envelope. ``body`` is the envelope's body as it goes on the wire (base64 text:
+    see ``base64_of``); ``headers`` replace Celery's, ``drop`` names one to leave out."""
+    ident = str(uuid.uuid4())
+    celery_headers = {
+        "lang": "py", "task": task, "id": ident, "shadow": None, "eta": None, "expires": None,
+        "group": None, "group_index": None, "retries": 0, "timelimit": [None, None],
+        "root_id": ident, "parent_id": None, "argsrepr": "()", "kwargsrepr": "{}",
+        "origin": "poison@tests", "ignore_result": None, "replaced_task_nesting": 0,
+        "stamped_headers": None, "stamps": {},
+    }  # fmt: skip
+    celery_headers.update(headers or {})
+    celery_headers.pop(drop, None)
+    envelope = {
+        "body": body,
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": celery_headers,
+        "properties": {
+            "correlation_id": ident,
+            "reply_to": str(uuid.uuid4()),
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": QUEUE},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        },
+    }
+    return ident, json.dumps(envelope)
+
+
+def celery_child(supervisor: subprocess.Popen[bytes]) -> int | None:
+    """The pid of the Celery worker a ``twilio-component worker`` runs (None: none now)."""
+    found = subprocess.run(
+        ["pgrep", "-P", str(supervisor.pid)], capture_output=True, text=True, check=False
+    )
+    pids = [int(p) for p in found.stdout.split()]
+    return pids[0] if len(pids) == 1 else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 
 from celery import Celery
@@ -38,11 +39,8 @@ VISIBILITY_TIMEOUT = 1800
 def make_app(broker: str | None = None, environ: Mapping[str, str] | None = None) -> Celery:
     """A Celery app for our tasks; its broker is ``broker``, else $TWILIO_COMPONENT_BROKER."""
     environ = os.environ if environ is None else environ
-    celery = Celery(
-        "twilio_component",
-        broker=broker or environ.get(BROKER_VARIABLE) or DEFAULT_BROKER,
-        include=["twilio_component.distributed.tasks"],
-    )
+    url = broker or environ.get(BROKER_VARIABLE) or DEFAULT_BROKER
+    celery = Celery("twilio_component", broker=url, include=["twilio_component.distributed.tasks"])
     celery.conf.update(
         # A task is acknowledged when it ends, so one cut off (killed worker, lost connection)
         # is delivered again; the journal makes the second delivery send nothing twice.
@@ -59,10 +57,20 @@ def make_app(broker: str | None = None, environ: Mapping[str, str] | None = None
         task_ignore_result=True,
         task_default_queue=QUEUE,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+        # A message the worker cannot run is dropped with one log line and the worker goes on
+        # (distributed.messages): Celery's consumer with quieter hooks for such messages, and
+        # Kombu's Redis transport handing a body that does not decode to them.
+        worker_consumer="twilio_component.distributed.messages:Consumer",
+        broker_transport="twilio_component.distributed.transport:Transport",
         broker_connection_retry_on_startup=True,
         worker_cancel_long_running_tasks_on_connection_loss=False,
         enable_utc=True,
     )
+    if url.partition("://")[0] == "rediss":
+        # Kombu turns TLS on for a rediss:// URL when the URL's scheme picks the transport;
+        # broker_transport picks ours, so TLS is asked for here, as Kombu does it: no
+        # certificate check unless the URL asks for one (?ssl_cert_reqs=required).
+        celery.conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_NONE}
     return celery
 
 

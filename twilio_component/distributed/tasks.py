@@ -33,7 +33,7 @@ from twilio_component.errors import (
 from twilio_component.host import Host
 from twilio_component.pacing import refused_for_now
 
-__all__ = ["TASK_NAME", "Outcome", "Pace", "pace_of", "run_step"]
+__all__ = ["TASK_NAME", "CheckedTask", "Outcome", "Pace", "pace_of", "run_step"]
 
 TASK_NAME = "twilio_component.run_step"
 #: A wait shorter than this is slept in place: a retry would cost more than it saves.
@@ -140,7 +140,16 @@ def _connection_files(listing: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+class CheckedTask(Task[Any, Any]):
+    """The task's class: Celery's, but a message the task cannot run (undecodable, of the wrong
+    shape, with arguments it does not take) is dropped with one log line rather than crash the
+    worker (``messages.strategy``)."""
+
+    Strategy = "twilio_component.distributed.messages:strategy"
+
+
 @shared_task(
+    base=CheckedTask,
     bind=True,
     name=TASK_NAME,
     acks_late=True,
