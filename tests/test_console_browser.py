@@ -414,7 +414,7 @@ def test_a_screenshot_of_a_busy_console_is_written_as_a_test_artifact(
     expect(page.locator("#webhook-answer")).to_contain_text("answered 200")
     served.create(ALICE, "Olá Ana, a sua encomenda nº 1042 chega amanhã às 10h.")
     messages = page.locator("#message-list li.message")
-    expect(messages).to_have_count(3)
+    expect(messages).to_have_count(4)  # the code, the reply, the webhook's TwiML answer, Olá
     expect(messages.last.locator(".history")).to_contain_text("delivered")
     expect(page.locator("#request-rows tr").filter(has_text="429")).to_have_count(1)
     page.locator("#reply").blur()
