@@ -13,7 +13,6 @@ from collections import deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from twilio_component.sandbox.account import account_resource
@@ -36,7 +35,13 @@ from twilio_component.sandbox.replies import (
     unauthorized,
 )
 from twilio_component.sandbox.server import Reply, Request
-from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
+from twilio_component.sandbox.store import (
+    MessageStore,
+    StoredMessage,
+    message_resource,
+    message_uri,
+    rfc2822,
+)
 from twilio_component.twilio.segments import count_segments, smart_encode
 
 __all__ = ["MessagesAPI", "RecordedRequest", "error_reply"]
@@ -298,34 +303,21 @@ class MessagesAPI:
         else:
             status = "queued"
         stamp = rfc2822(now)
-        uri = f"{PREFIX}{self._account_sid}/Messages/{sid}"
-        # Key order as Twilio sends them.
-        resource: dict[str, Any] = {
-            "body": body,
+        uri = message_uri(self._account_sid, sid)
+        resource = message_resource(
+            account_sid=self._account_sid,
+            sid=sid,
+            body=body,
             # With a Messaging Service and no sender yet, Twilio says 0 until one is assigned.
-            "num_segments": "0" if status in ("accepted", "scheduled") else str(segments),
-            "direction": "outbound-api",
-            "from": checked.from_,
-            "to": checked.to,
-            "date_updated": stamp,
-            "price": None,
-            "error_message": None,
-            "uri": f"{uri}.json",
-            "account_sid": self._account_sid,
-            "num_media": str(len(checked.media_urls)),
-            "status": status,
-            "messaging_service_sid": checked.messaging_service_sid,
-            "sid": sid,
-            "date_sent": None,
-            "date_created": stamp,
-            "error_code": None,
-            "price_unit": "USD",
-            "api_version": API_VERSION,
-            "subresource_uris": {
-                "media": f"{uri}/Media.json",
-                "feedback": f"{uri}/Feedback.json",
-            },
-        }
+            num_segments="0" if status in ("accepted", "scheduled") else str(segments),
+            direction="outbound-api",
+            sender=checked.from_,
+            to=checked.to,
+            num_media=len(checked.media_urls),
+            status=status,
+            stamp=stamp,
+            messaging_service_sid=checked.messaging_service_sid,
+        )
         return StoredMessage(
             seq=seq,
             resource=resource,

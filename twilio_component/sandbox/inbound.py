@@ -21,7 +21,13 @@ from twilio_component.sandbox.exchange import Route, WebhookExchange
 from twilio_component.sandbox.media import media_resources
 from twilio_component.sandbox.message_spec import MAX_BODY_CHARS, MAX_MEDIA_URLS
 from twilio_component.sandbox.numbers import PhoneNumbers
-from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
+from twilio_component.sandbox.store import (
+    MessageStore,
+    StoredMessage,
+    message_resource,
+    message_uri,
+    rfc2822,
+)
 from twilio_component.sandbox.twiml_replies import ReplySender
 from twilio_component.sandbox.webhooks import WebhookDelivery
 from twilio_component.twilio.segments import count_segments
@@ -186,32 +192,20 @@ class Inbound:
         counted = count_segments(message.body)
         segments = 1 if media else counted.segments
         stamp = rfc2822(now)
-        uri = f"/{API_VERSION}/Accounts/{self._account_sid}/Messages/{sid}"
-        resource: dict[str, Any] = {
-            "body": message.body,
-            "num_segments": str(segments),
-            "direction": "inbound",
-            "from": message.from_,
-            "to": message.to,
-            "date_updated": stamp,
-            "price": None,
-            "error_message": None,
-            "uri": f"{uri}.json",
-            "account_sid": self._account_sid,
-            "num_media": str(len(media)),
-            "status": "received",
-            "messaging_service_sid": None,
-            "sid": sid,
-            "date_sent": stamp,
-            "date_created": stamp,
-            "error_code": None,
-            "price_unit": "USD",
-            "api_version": API_VERSION,
-            "subresource_uris": {
-                "media": f"{uri}/Media.json",
-                "feedback": f"{uri}/Feedback.json",
-            },
-        }
+        uri = message_uri(self._account_sid, sid)
+        resource = message_resource(
+            account_sid=self._account_sid,
+            sid=sid,
+            body=message.body,
+            num_segments=str(segments),
+            direction="inbound",
+            sender=message.from_,
+            to=message.to,
+            num_media=len(media),
+            status="received",
+            stamp=stamp,
+            date_sent=stamp,
+        )
         return StoredMessage(
             seq=seq,
             resource=resource,

@@ -289,3 +289,53 @@ def _copy(resource: dict[str, Any]) -> dict[str, Any]:
     if isinstance(uris, dict):
         copied["subresource_uris"] = dict(uris)
     return copied
+
+
+#: The API version in every resource's URI.
+API_VERSION = "2010-04-01"
+
+
+def message_uri(account_sid: str, sid: str) -> str:
+    """A message's URI without its ``.json`` (its media and feedback hang below it)."""
+    return f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}"
+
+
+def message_resource(
+    *,
+    account_sid: str,
+    sid: str,
+    body: str,
+    num_segments: str,
+    direction: str,
+    sender: str | None,
+    to: str,
+    num_media: int,
+    status: str,
+    stamp: str,
+    messaging_service_sid: str | None = None,
+    date_sent: str | None = None,
+) -> dict[str, Any]:
+    """A new message's resource, every field in the order Twilio sends them."""
+    uri = message_uri(account_sid, sid)
+    return {
+        "body": body,
+        "num_segments": num_segments,
+        "direction": direction,
+        "from": sender,
+        "to": to,
+        "date_updated": stamp,
+        "price": None,
+        "error_message": None,
+        "uri": f"{uri}.json",
+        "account_sid": account_sid,
+        "num_media": str(num_media),
+        "status": status,
+        "messaging_service_sid": messaging_service_sid,
+        "sid": sid,
+        "date_sent": date_sent,
+        "date_created": stamp,
+        "error_code": None,
+        "price_unit": "USD",
+        "api_version": API_VERSION,
+        "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
+    }

@@ -14,7 +14,13 @@ from twilio_component.sandbox.clock import Clock
 from twilio_component.sandbox.lifecycle import Lifecycle
 from twilio_component.sandbox.media import media_resources
 from twilio_component.sandbox.numbers import PhoneNumbers
-from twilio_component.sandbox.store import MessageStore, StoredMessage, rfc2822
+from twilio_component.sandbox.store import (
+    MessageStore,
+    StoredMessage,
+    message_resource,
+    message_uri,
+    rfc2822,
+)
 from twilio_component.sandbox.twiml import TwimlError, TwimlMessage
 from twilio_component.twilio.segments import count_segments
 
@@ -74,33 +80,19 @@ class ReplySender:
         counted = count_segments(reply.body)
         segments = 1 if media else counted.segments
         stamp = rfc2822(now)
-        uri = f"/{API_VERSION}/Accounts/{self._account_sid}/Messages/{sid}"
-        # Key order as Twilio sends them (as for the API's messages).
-        resource: dict[str, Any] = {
-            "body": reply.body,
-            "num_segments": str(segments),
-            "direction": "outbound-reply",
-            "from": sender,
-            "to": to,
-            "date_updated": stamp,
-            "price": None,
-            "error_message": None,
-            "uri": f"{uri}.json",
-            "account_sid": self._account_sid,
-            "num_media": str(len(media)),
-            "status": "queued",
-            "messaging_service_sid": None,
-            "sid": sid,
-            "date_sent": None,
-            "date_created": stamp,
-            "error_code": None,
-            "price_unit": "USD",
-            "api_version": API_VERSION,
-            "subresource_uris": {
-                "media": f"{uri}/Media.json",
-                "feedback": f"{uri}/Feedback.json",
-            },
-        }
+        uri = message_uri(self._account_sid, sid)
+        resource = message_resource(
+            account_sid=self._account_sid,
+            sid=sid,
+            body=reply.body,
+            num_segments=str(segments),
+            direction="outbound-reply",
+            sender=sender,
+            to=to,
+            num_media=len(media),
+            status="queued",
+            stamp=stamp,
+        )
         return StoredMessage(
             seq=seq,
             resource=resource,
