@@ -108,6 +108,21 @@ class Listener:
         self._replaced.write(webhook_url, state)
         return earlier
 
+    @property
+    def _where(self) -> str:
+        """How its messages name this trigger."""
+        return f"listen: {self.trigger_type} {json.dumps(self.parameters)}"
+
+    def _put_back(self, webhook_url: str, state: dict[str, Any]) -> None:
+        """Disable the trigger: ``state`` back where ``webhook_url`` is set (compare-and-set)."""
+        self.host.disable_trigger(
+            self.trigger_type,
+            self.parameters,
+            connection=self.trigger_connection,
+            webhook_url=webhook_url,
+            state=state,
+        )
+
     def _finish_earlier(self) -> str | None:
         """Put back what a listener stopped before restoring had replaced, unless the webhook
         was changed since; a line saying what was done, or None when there was nothing."""
@@ -115,15 +130,9 @@ class Listener:
         if saved is None:
             return None
         webhook_url, state = saved
-        where = f"listen: {self.trigger_type} {json.dumps(self.parameters)}"
+        where = self._where
         try:
-            self.host.disable_trigger(
-                self.trigger_type,
-                self.parameters,
-                connection=self.trigger_connection,
-                webhook_url=webhook_url,
-                state=state,
-            )
+            self._put_back(webhook_url, state)
         except TriggerConflictError as changed:
             said = (
                 f"{where}: an earlier listener stopped before putting its webhook back, and it "
@@ -140,15 +149,9 @@ class Listener:
         if self._enabled is None:
             return None
         webhook_url, state = self._enabled
-        where = f"listen: {self.trigger_type} {json.dumps(self.parameters)}"
+        where = self._where
         try:
-            self.host.disable_trigger(
-                self.trigger_type,
-                self.parameters,
-                connection=self.trigger_connection,
-                webhook_url=webhook_url,
-                state=state,
-            )
+            self._put_back(webhook_url, state)
         except TriggerConflictError as changed:
             self._replaced.forget()
             return Restored(
