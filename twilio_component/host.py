@@ -89,7 +89,7 @@ class Host:
         """The name of the plugin that registered a component (``twilio/v1`` → ``twilio``)."""
         return self._registry.plugins[component_type]
 
-    def component_of(self, step_type: str) -> Component:
+    def component_of(self, step_type: object) -> Component:
         """The component that runs a step type; StepError if none does."""
         return self._registry.entry(step_type).component
 

@@ -145,7 +145,7 @@ class Campaign:
     def traffic(self) -> Traffic:
         """Who the campaign's steps go to and whose pace they spend, from their component;
         ComponentError when the component does not say."""
-        component = self.host.component_of(self.step.get("type"))  # type: ignore[arg-type]
+        component = self.host.component_of(self.step.get("type"))
         if component.traffic is None:
             raise ComponentError(
                 f"{self.step.get('type')} cannot be sent as a campaign: its component does not "
