@@ -39,7 +39,7 @@ if TYPE_CHECKING:
         WorkflowError,
     )
     from twilio_component.hookspecs import hookimpl
-    from twilio_component.host import Host
+    from twilio_component.host import Host, PreparedStep
     from twilio_component.pacing import Traffic
     from twilio_component.settings import HostSettings, RetryPolicy
     from twilio_component.triggers import (
@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 # Public names, imported on first use so that `import twilio_component` stays cheap.
 _EXPORTS = {
     "Host": "twilio_component.host",
+    "PreparedStep": "twilio_component.host",
     "Component": "twilio_component.component",
     "Invocation": "twilio_component.component",
     "Connection": "twilio_component.component",
@@ -157,6 +158,7 @@ __all__ = [
     "OutcomeUnknownError",
     "OutputError",
     "ParameterError",
+    "PreparedStep",
     "Problem",
     "RateLimitedError",
     "Received",

@@ -4,6 +4,7 @@ receives their triggers and runs workflows."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +33,17 @@ if TYPE_CHECKING:
     from twilio_component.workflow import WorkflowRun
 
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedStep:
+    """A checked step bound to its checked connection (``Host.prepare``): ``send`` runs it
+    once, ``look_up`` finds an earlier attempt in the service's log (None: no way to)."""
+
+    type: str
+    parameters: Mapping[str, Any]
+    send: Callable[[], dict[str, Any]]
+    look_up: Callable[[datetime], dict[str, Any] | None] | None
 
 
 class Host:
@@ -149,26 +161,40 @@ class Host:
         the component's reconciler before anything is sent, and held (KeyHeldError) when
         that cannot tell.
         """
-        entry, parameters = self._parse(step)
-        problems = entry.parameters.problems(parameters)
-        if problems:
-            raise ParameterError(problems, subject=entry.type)
-        checked = self._registry.checked_connection(entry.component, connection)
+        prepared = self.prepare(step, connection=connection, keyed=key is not None)
         del connection  # keep the raw secret out of this frame's locals from here on
         if key is None:
-            return self._run(entry, parameters, checked)
-        unwritable = text_problems(parameters)  # the journal keeps them as UTF-8 text
-        if unwritable:
-            raise ParameterError(unwritable, subject=entry.type)
+            return prepared.send()
         from twilio_component.journal.keyed import run_once
 
         return run_once(
             self.journal,
             key,
-            step_type=entry.type,
-            parameters=parameters,
-            send=lambda: self._run(entry, parameters, checked),
-            look_up=self._look_up(entry, parameters, checked),
+            step_type=prepared.type,
+            parameters=prepared.parameters,
+            send=prepared.send,
+            look_up=prepared.look_up,
+        )
+
+    def prepare(
+        self, step: Mapping[str, Any], *, connection: Mapping[str, Any], keyed: bool = False
+    ) -> PreparedStep:
+        """Check a step and its connection, nothing sent: ParameterError or
+        ConnectionConfigError, else the step ready to send (a ``keyed`` one's parameters must
+        also be storable as text in the journal)."""
+        entry, parameters = self._parse(step)
+        problems = entry.parameters.problems(parameters)
+        if keyed and not problems:
+            problems = text_problems(parameters)  # the journal keeps them as UTF-8 text
+        if problems:
+            raise ParameterError(problems, subject=entry.type)
+        checked = self._registry.checked_connection(entry.component, connection)
+        del connection
+        return PreparedStep(
+            entry.type,
+            parameters,
+            lambda: self._run(entry, parameters, checked),
+            self._look_up(entry, parameters, checked),
         )
 
     def _look_up(

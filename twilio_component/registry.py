@@ -33,6 +33,8 @@ __all__ = ["DIRECT", "Registry", "StepEntry", "TriggerEntry", "discover"]
 
 #: What a component is called when it was given to Host() directly rather than by a plugin.
 DIRECT = "<direct>"
+#: Connections remembered as checked, at most (the memory is emptied when full).
+CHECKED_CONNECTIONS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Registry:
         self.entries: dict[str, StepEntry] = {}
         self.connections: dict[str, tuple[tuple[Authorization, ObjectValidator], ...]] = {}
         self.triggers: dict[str, TriggerEntry] = {}
+        self._checked: dict[tuple[Any, ...], Connection] = {}
 
     def add(self, component: Component, plugin: str) -> None:
         """Compile and register ``component``; ComponentError when it cannot run as declared."""
@@ -184,10 +187,26 @@ class Registry:
 
     def checked_connection(self, component: Component, connection: object) -> Connection:
         """``connection`` checked against the component's authorizations (the one it names,
-        else the first whose required properties it has); ConnectionConfigError if invalid."""
-        choices = self.connections[component.descriptor.type]
+        else the first whose required properties it has); ConnectionConfigError if invalid.
+        A connection of text values checked once is not checked again (a campaign sends
+        thousands of steps on one)."""
         if not isinstance(connection, Mapping):
             raise ConnectionConfigError([Problem("connection", "must be an object")])
+        known = None
+        if all(isinstance(v, str) for v in connection.values()):
+            known = (component.descriptor.type, *sorted(connection.items()))
+            found = self._checked.get(known)
+            if found is not None:
+                return found
+        checked = self._check_connection(component, connection)
+        if known is not None:
+            if len(self._checked) >= CHECKED_CONNECTIONS:
+                self._checked.clear()
+            self._checked[known] = checked
+        return checked
+
+    def _check_connection(self, component: Component, connection: Mapping[str, Any]) -> Connection:
+        choices = self.connections[component.descriptor.type]
         values = dict(connection)
         wanted = values.pop("authorization", None)
         if wanted is not None:

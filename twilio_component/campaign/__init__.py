@@ -9,17 +9,28 @@ step goes to, whose pace it spends and at what default rate come from the step's
 
 from __future__ import annotations
 
-from twilio_component.campaign.plan import Campaign, Planned, Row, campaign_key, read_rows
+from twilio_component.campaign.plan import (
+    Campaign,
+    Checked,
+    Planned,
+    Recipients,
+    Row,
+    campaign_key,
+    read_rows,
+)
 from twilio_component.campaign.progress import PROGRESS_EVERY, plain_progress
 from twilio_component.campaign.records import FINAL, report, status
-from twilio_component.campaign.runner import DEFAULT_CONCURRENCY, Summary, Window, send
+from twilio_component.campaign.runner import DEFAULT_CONCURRENCY, Summary, send
+from twilio_component.campaign.window import Window
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "FINAL",
     "PROGRESS_EVERY",
     "Campaign",
+    "Checked",
     "Planned",
+    "Recipients",
     "Row",
     "Summary",
     "Window",

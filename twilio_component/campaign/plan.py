@@ -1,13 +1,16 @@
-"""A campaign's plan: the CSV's rows, each turned into one checked step, each recipient once."""
+"""A campaign's plan: the CSV's rows streamed, each turned into one checked step, each recipient
+once, and written to the journal as rows."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 import json
+import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +21,7 @@ if TYPE_CHECKING:
     from twilio_component.host import Host
     from twilio_component.pacing import Traffic
 
-__all__ = ["Campaign", "Planned", "Row", "campaign_key", "read_rows"]
+__all__ = ["Campaign", "Checked", "Planned", "Recipients", "Row", "campaign_key", "read_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +41,60 @@ def campaign_key(campaign_id: str, recipient: str) -> str:
     return f"campaign/{campaign_id}/{recipient}"
 
 
+class Recipients:
+    """A recipients CSV file, read as a stream each time it is iterated (a UTF-8 BOM is
+    dropped): memory holds one row, whatever the file's size.
+
+    Opening it reads the header (``columns``); iterating yields each row that is not blank.
+    Both raise ValueError naming the line (or the column) when the file cannot be read as one
+    row per recipient: a quote never closed, a column named twice, more values than columns,
+    a NUL byte, a field past the size limit, text that is not UTF-8.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self.columns = _header(csv.reader(_lines(self.path), strict=True), self.path)
+
+    def __iter__(self) -> Iterator[Row]:
+        reader = csv.reader(_lines(self.path), strict=True)
+        _header(reader, self.path)
+        yield from _rows(reader, self.path, len(self.columns), self.columns)
+
+
+def _lines(path: str) -> Iterator[str]:
+    """The file's lines as text, each decoded alone so that bytes that are not UTF-8 are named
+    by their line."""
+    try:
+        file = open(path, "rb")  # noqa: SIM115 (closed below, also when the reader stops early)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    with file:
+        for number, raw in enumerate(file, 1):
+            if b"\0" in raw:
+                raise ValueError(
+                    f"{path}: line {number} holds a NUL byte; save the file as plain text"
+                )
+            try:
+                yield (raw.removeprefix(codecs.BOM_UTF8) if number == 1 else raw).decode()
+            except UnicodeDecodeError as error:
+                raise ValueError(
+                    f"{path}: line {number} is not UTF-8 text (byte {error.start + 1} of the "
+                    "line); save the file as UTF-8"
+                ) from None
+
+
 def read_rows(text: str, source: str) -> tuple[list[str], list[Row]]:
-    """The header and rows of CSV text (a UTF-8 BOM is dropped); ValueError naming the line
-    (or the column) when it cannot be read as one row per recipient: a quote never closed, a
-    column named twice, more values than columns, a NUL byte, a field past the size limit."""
-    text = text.removeprefix("\ufeff")
+    """The header and rows of CSV text, as ``Recipients`` reads a file (ValueError naming the
+    line or column where it cannot be read as one row per recipient)."""
     if "\0" in text:
         line = text.count("\n", 0, text.index("\0")) + 1
         raise ValueError(f"{source}: line {line} holds a NUL byte; save the file as plain text")
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
+    names = _header(reader, source)
+    return names, list(_rows(reader, source, len(names), names))
+
+
+def _header(reader: Any, source: str) -> list[str]:
     header = _next_row(reader, source, 1)
     if not header or not any(name.strip() for name in header):
         raise ValueError(f"{source}: the first line must name the columns (e.g. To,name)")
@@ -57,21 +105,23 @@ def read_rows(text: str, source: str) -> tuple[list[str], list[Row]]:
             f"{source}: the header names column(s) {', '.join(map(repr, twice))} more than once; "
             "give each column its own name"
         )
-    rows: list[Row] = []
+    return names
+
+
+def _rows(reader: Any, source: str, width: int, names: Sequence[str]) -> Iterator[Row]:
     while True:
         start = reader.line_num + 1
         cells = _next_row(reader, source, start)
         if cells is None:
-            return names, rows
+            return
         if not any(cell.strip() for cell in cells):
             continue  # a blank line
-        if len(cells) > len(names):
+        if len(cells) > width:
             raise ValueError(
                 f"{source}: line {start} has {len(cells)} values but the header names "
-                f"{len(names)} columns; quote a value that holds a comma"
+                f"{width} columns; quote a value that holds a comma"
             )
-        values = {name: cells[i] for i, name in enumerate(names) if i < len(cells)}
-        rows.append(Row(reader.line_num, values))
+        yield Row(reader.line_num, dict(zip(names, cells, strict=False)))
 
 
 def _next_row(reader: Any, source: str, start: int) -> list[str] | None:
@@ -87,11 +137,24 @@ def _next_row(reader: Any, source: str, start: int) -> list[str] | None:
         raise ValueError(f"{source}: line {start}: {error}") from None
 
 
-class Campaign:
-    """One campaign: its ID, the step template, the rows, and the host that runs its steps.
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What checking a campaign's rows found: its recipients (each once), the rows that named
+    a recipient again, how many problems, and a digest of every row's step."""
 
-    The step's component says who a step goes to and whose pace it spends (its ``traffic``);
-    a campaign sends to each recipient at most once.
+    recipients: int
+    duplicates: int
+    problems: int
+    digest: str
+
+
+class Campaign:
+    """One campaign: its ID, the step template, its rows, and the host that runs its steps.
+
+    ``rows`` is iterated once to check them and once more to write the plan, never held whole
+    (a ``Recipients`` file, or any iterable of Row that gives the same rows each time). The
+    step's component says who a step goes to and whose pace it spends (its ``traffic``); a
+    campaign sends to each recipient at most once.
     """
 
     def __init__(
@@ -99,7 +162,7 @@ class Campaign:
         host: Host,
         campaign_id: str,
         step: Mapping[str, Any],
-        rows: Sequence[Row],
+        rows: Iterable[Row],
         columns: Sequence[str],
     ) -> None:
         self.host = host
@@ -114,33 +177,6 @@ class Campaign:
         """The journal key of one recipient of this campaign."""
         return campaign_key(self.id, recipient)
 
-    def record(self, steps: Sequence[Planned]) -> None:
-        """Note in the journal the campaign's size and what it sends (the step and the rows, as
-        digests); StepError, nothing sent, when an earlier run of this campaign sent another
-        step or other rows: a rerun resumes the same campaign, a changed one needs a new ID."""
-        journal = self.host.journal
-        name = f"campaign/{self.id}"
-        wanted = {
-            "recipients": len(steps),
-            "step": _digest(self.step),
-            "rows": _digest([step for _, step in steps]),
-        }
-        try:
-            earlier = journal.noted(name) or {}
-            changed = [
-                what for what in ("step", "rows") if earlier.get(what, wanted[what]) != wanted[what]
-            ]
-            if not changed:
-                journal.note(name, wanted)
-        except journal.errors as error:
-            raise JournalUnavailableError(journal.path, str(error).splitlines()[0]) from None
-        if changed:
-            raise StepError(
-                f"campaign {self.id!r} was run before with other {' and '.join(changed)}; "
-                "nothing was sent. Run it with what it had to finish it, or give this one a "
-                "new --campaign ID"
-            )
-
     @property
     def traffic(self) -> Traffic:
         """Who the campaign's steps go to and whose pace they spend, from their component;
@@ -153,48 +189,144 @@ class Campaign:
             )
         return component.traffic
 
-    def prepare(self) -> tuple[list[Planned], int, list[str]]:
-        """Every row's step, the number of duplicate recipients, and every problem (each
-        naming its line); nothing is sent."""
-        problems: list[str] = []
+    def check(self, problem: Callable[[str], None]) -> Checked:
+        """Check every row in one pass, nothing sent: each problem (naming its line) goes to
+        ``problem`` as it is found; memory holds the recipients' names, not their rows."""
+        count = [0]
+
+        def found(text: str) -> None:
+            count[0] += 1
+            problem(text)
+
+        digest = _Digest()
+        recipients = duplicates = 0
+        for item in self._steps(found):
+            if item is None:
+                duplicates += 1
+                continue
+            recipients += 1
+            digest.add(item[1])
+        return Checked(recipients, duplicates, count[0], digest.hexdigest())
+
+    def record(self, checked: Checked) -> None:
+        """Note in the journal the campaign's size and what it sends (the step and the rows, as
+        digests); StepError, nothing sent, when an earlier run of this campaign sent another
+        step or other rows: a rerun resumes the same campaign, a changed one needs a new ID."""
+        journal = self.host.journal
+        name = f"campaign/{self.id}"
+        wanted = {"recipients": checked.recipients, "step": _digest(self.step)}
+        wanted.update(rows=checked.digest, type=str(self.step.get("type")))
+        try:
+            earlier = journal.noted(name) or {}
+            changed = [
+                what for what in ("step", "rows") if earlier.get(what, wanted[what]) != wanted[what]
+            ]
+            if not changed:
+                journal.note(name, {**earlier, **wanted})
+        except journal.errors as error:
+            raise JournalUnavailableError(journal.path, str(error).splitlines()[0]) from None
+        if changed:
+            raise StepError(
+                f"campaign {self.id!r} was run before with other {' and '.join(changed)}; "
+                "nothing was sent. Run it with what it had to finish it, or give this one a "
+                "new --campaign ID"
+            )
+
+    def store(
+        self, checked: Checked, pace: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
+    ) -> int:
+        """Write the plan to the journal as rows, in batches, unless an earlier run did (a
+        rerun); its size. ``pace`` gives each row's pace, for workers. StepError, no plan, when
+        the rows read now are not those checked (the file changed in between)."""
+        plans = self.host.journal.plans
+        try:
+            if plans.size(self.id) == checked.recipients:
+                return checked.recipients
+            return plans.store(self.id, self._planned(checked, pace))
+        except self.host.journal.errors as error:
+            where = self.host.journal.path
+            raise JournalUnavailableError(where, str(error).splitlines()[0]) from None
+
+    def _planned(
+        self, checked: Checked, pace: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None
+    ) -> Iterator[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]]:
+        recipient = self.traffic.recipient
+        digest = _Digest()
+        for item in self._steps(lambda text: None):
+            if item is not None:
+                _, step = item
+                digest.add(step)
+                parameters = step["parameters"]
+                paced = pace(parameters) if pace else None
+                yield self.key(recipient(parameters)), parameters, paced
+        if digest.hexdigest() != checked.digest:
+            raise StepError(
+                f"campaign {self.id!r}: the rows changed while they were read; nothing was "
+                "sent. Run it again once the file is written"
+            )
+
+    def _steps(self, problem: Callable[[str], None]) -> Iterator[Planned | None]:
+        """Each row's checked step, None for a row naming a recipient again; rows with problems
+        are told to ``problem`` and left out."""
         template = self.step.get("parameters", {})
-        for name in sorted(_row_references(template) - set(self.columns)):
-            problems.append(
+        wanted = _row_references(template)
+        unknown = sorted(wanted - set(self.columns))
+        for name in unknown:
+            problem(
                 f"step: ${{row.{name}}} names no column of the CSV "
                 f"(its columns: {', '.join(self.columns)})"
             )
-        if problems:
-            return [], 0, problems
-        steps: list[Planned] = []
+        try:
+            recipient_of = self.traffic.recipient
+        except ComponentError as error:
+            problem(f"step: {error}")
+            return
+        if unknown:
+            return
+        step_type = self.step.get("type")
         seen: set[str] = set()
-        duplicates = 0
-        recipient_of = None
         for row in self.rows:
-            missing = [c for c in _row_references(template) if row.values.get(c) is None]
+            missing = [c for c in wanted if row.values.get(c) is None]
             if missing:
-                problems.append(
+                problem(
                     f"line {row.line}: column {', '.join(map(repr, missing))} is missing "
                     "(the row has fewer values than the header)"
                 )
                 continue
-            parameters = resolve(template, {"row": dict(row.values)})
-            step = {"type": self.step.get("type"), "parameters": parameters}
-            try:
-                found = self.host.check_step(step)
-                recipient_of = recipient_of or self.traffic.recipient
-            except ComponentError as error:
-                problems.append(f"step: {error}")
-                break
+            parameters = resolve(template, {"row": row.values})
+            step = {"type": step_type, "parameters": parameters}
+            found = self.host.check_step(step)
             if found:
-                problems.extend(f"line {row.line}: {p}" for p in found)
+                for p in found:
+                    problem(f"line {row.line}: {p}")
                 continue
             recipient = recipient_of(parameters)
             if recipient in seen:
-                duplicates += 1
+                yield None
                 continue
             seen.add(recipient)
-            steps.append((row, step))
-        return steps, duplicates, problems
+            yield row, step
+
+
+class _Digest:
+    """A SHA-256 of a list of steps as canonical JSON, fed one step at a time (the same as
+    ``_digest`` of the whole list)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256(b"[")
+        self._first = True
+
+    def add(self, step: Any) -> None:
+        if not self._first:
+            self._hash.update(b", ")
+        self._first = False
+        text = json.dumps(step, sort_keys=True, ensure_ascii=False, default=str)
+        self._hash.update(text.encode("utf-8", "surrogatepass"))
+
+    def hexdigest(self) -> str:
+        done = self._hash.copy()
+        done.update(b"]")
+        return done.hexdigest()
 
 
 def _digest(value: Any) -> str:

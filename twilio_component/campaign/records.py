@@ -18,24 +18,27 @@ REPORT_COLUMNS = ("to", "state", "sid", "error_code", "status")
 
 
 def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
-    """The counts of a campaign by state, from the journal; None when it has no such
-    campaign. Rows not reached yet count as pending."""
-    states = journal.counts(f"campaign/{campaign_id}/")
-    size = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
-    if not states and size is None:
+    """The counts of a campaign by state, from its plan in the journal; None when it has no
+    such campaign. Rows not reached yet count as pending."""
+    plans = journal.plans
+    size = plans.size(campaign_id)
+    noted = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
+    if size is None and noted is None:
         return None
     counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0}
-    for state, count in states.items():
-        shown = "unknown" if state == "claimed" else state
+    recorded = 0
+    for state, count in plans.counts(campaign_id).items():
+        shown = "pending" if state is None else "unknown" if state == "claimed" else state
         counts[shown] = counts.get(shown, 0) + count
-    recorded = sum(states.values())
-    total = max(recorded, int(size or 0))
+        recorded += count
+    total = max(recorded, int(size if size is not None else noted or 0))
     counts["pending"] += total - recorded
     return {"campaign": campaign_id, "total": total, **counts}
 
 
 def report(journal: Journal, campaign_id: str, out: TextIO, host: Host) -> int:
-    """Write one CSV row per recipient (to, state, sid, error_code, status); return the count.
+    """Write one CSV row per recipient (to, state, sid, error_code, status), in the CSV's
+    order, a page of the plan at a time; return the count.
 
     ``to`` is the recipient and ``sid`` what the output names (the step's component says
     which: its traffic and its receipt); ``status`` is the output's own.
@@ -44,15 +47,15 @@ def report(journal: Journal, campaign_id: str, out: TextIO, host: Host) -> int:
     writer.writerow(REPORT_COLUMNS)
     prefix = f"campaign/{campaign_id}/"
     count = 0
-    for record in journal.records(prefix):
-        output = record.output or {}
-        receipt = host.receipt(record.step_type, output) if record.output else None
+    for row in journal.plans.rows(campaign_id):
+        output = row.output_object() or {}
+        receipt = host.receipt(row.step_type, output) if output and row.step_type else None
         writer.writerow(
             [
-                record.key.removeprefix(prefix),
-                record.state,
+                row.key.removeprefix(prefix),
+                row.state or "pending",
                 receipt or "",
-                "" if record.error_code is None else record.error_code,
+                "" if row.error_code is None else row.error_code,
                 output.get("status") or "",
             ]
         )

@@ -1,17 +1,20 @@
-"""A campaign sent from this machine: threads share one Host, paced per sender, capped in
-flight, each row's outcome counted; a rerun resumes (the journal decides each row)."""
+"""A campaign sent from this machine: its plan read from the journal a page at a time, paced per
+sender, claimed in batches, sent by threads sharing one Host, capped in flight, each row's
+outcome counted; a rerun resumes (the journal decides each row)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from twilio_component.campaign.plan import Campaign, Planned
+from twilio_component.campaign.plan import Campaign
+from twilio_component.campaign.window import Window
 from twilio_component.errors import (
     ComponentError,
     JournalUnavailableError,
@@ -21,9 +24,16 @@ from twilio_component.errors import (
     RefusedError,
     UnrecordedError,
 )
+from twilio_component.journal.deferred import Deferred
+from twilio_component.journal.keyed import run_claimed
+from twilio_component.journal.store import new_owner
 from twilio_component.pacing import Pacer, refused_for_now
 
-__all__ = ["DEFAULT_CONCURRENCY", "LATE_WAKE", "RETRIES_LATER", "Summary", "Window", "send"]
+if TYPE_CHECKING:
+    from twilio_component.journal.plans import PlanRow
+    from twilio_component.journal.store import Claim
+
+__all__ = ["DEFAULT_CONCURRENCY", "LATE_WAKE", "RETRIES_LATER", "Summary", "send"]
 
 #: How many times one run tries a row refused for now before leaving it pending.
 RETRIES_LATER = 8
@@ -31,6 +41,13 @@ RETRIES_LATER = 8
 LATE_WAKE = 0.1
 #: Requests a campaign keeps in flight unless told.
 DEFAULT_CONCURRENCY = 32
+#: Rows claimed in one commit at most, before their places in flight come free.
+CLAIMED_AHEAD = 32
+#: Seconds before its slot a row may be claimed (and wait for it in its sending thread).
+HORIZON = 0.05
+#: A full window is refilled once this share of it is free again (1/4): rows are claimed in
+#: batches and the feeder wakes once a batch, not once a row (once a row in a small window).
+REFILL = 4
 
 
 @dataclass
@@ -85,7 +102,6 @@ class Summary:
 
 def send(
     campaign: Campaign,
-    steps: Sequence[Planned],
     connection: Mapping[str, Any],
     *,
     mps: float | None = None,
@@ -93,35 +109,52 @@ def send(
     progress: Callable[[Summary], None] = lambda summary: None,
     duplicates: int = 0,
 ) -> Summary:
-    """Send every prepared step (at most once per recipient); the counts of this run.
+    """Send every row of the campaign's plan (``Campaign.store``) that is not done, at most
+    once per recipient; the counts of this run.
 
-    Each sender is paced at ``mps`` units a second (its component's default rate when None)
-    and at most ``concurrency`` requests are in flight. A KeyboardInterrupt stops it soon:
-    rows not begun stay as they are (a rerun sends them), rows in flight finish and are
-    recorded, and the summary says ``interrupted``.
+    The plan is read from the journal a page at a time; the rows whose turn has come are
+    claimed together (one durable commit) and sent by ``concurrency`` threads. Each sender is
+    paced at ``mps`` units a second (its component's default rate when None) and at most
+    ``concurrency`` requests are in flight. A KeyboardInterrupt stops it soon: rows not begun
+    stay as they are (a rerun sends them), rows in flight finish and are recorded, and the
+    summary says ``interrupted``.
     """
     run = _Run(campaign, connection, mps=mps, concurrency=concurrency, progress=progress)
-    run.summary.total, run.summary.duplicates = len(steps), duplicates
-    campaign.record(steps)
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    journal = campaign.host.journal
     try:
-        for future in [pool.submit(run.one, item) for item in steps]:
-            future.result()
+        run.summary.total = journal.plans.size(campaign.id) or 0
+    except journal.errors as error:
+        raise JournalUnavailableError(journal.path, str(error).splitlines()[0]) from None
+    run.summary.duplicates = duplicates
+    try:
+        run.feed(journal.plans.rows(campaign.id))
     except KeyboardInterrupt:
         # Rows not begun stay as they are in the journal (a rerun sends them); the ones in
         # flight finish and are recorded, so nothing is left half-known.
         campaign.stopping.set()
         run.summary.interrupted = True
-        pool.shutdown(wait=True, cancel_futures=True)
-        run.summary.pending += run.summary.total - run.summary.done  # the rows not reached
+        run.pool.shutdown(wait=True, cancel_futures=True)
     else:
-        pool.shutdown()
-    run.summary.elapsed = time.monotonic() - run.started
-    return run.summary
+        run.pool.shutdown()
+    run.settle()
+    if run.failure is not None:
+        raise run.failure
+    summary = run.summary
+    summary.pending += max(0, summary.total - summary.done)  # the rows not reached
+    summary.elapsed = time.monotonic() - run.started
+    return summary
+
+
+#: One row to send and how many times it was refused for now.
+_Item = tuple["PlanRow", int]
+#: A row whose slot is booked, and when it is due (a monotonic time).
+_Ready = tuple[_Item, float]
 
 
 class _Run:
-    """One run of a campaign from this machine: its pace, its window and its counts."""
+    """One run of a campaign from this machine: the feeder (the caller's thread) takes each
+    row's turn (a place in flight, then its sender's slot), claims the rows whose turn has come
+    in one commit and hands them to the sending threads, which record each outcome."""
 
     def __init__(
         self,
@@ -135,88 +168,210 @@ class _Run:
         self.campaign = campaign
         self.connection = connection
         self.traffic = campaign.traffic
+        self.step_type = str(campaign.step.get("type"))
         self.pacer = Pacer(mps, rate=self.traffic.rate, max_concurrent=max(1, concurrency))
         self.window = Window(concurrency)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
         self.progress = progress
         self.summary = Summary(campaign.id, total=0)
         self.journal = campaign.host.journal
+        self.owner = new_owner()
+        #: Outcomes held back to ride with the next claims (one commit for both).
+        self.deferred = Deferred(self.journal)
         self.started = time.monotonic()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._retries: deque[_Item] = deque()
+        self._busy = 0  # rows handed to the threads and not counted yet
+        #: The first unexpected error of a sending thread, raised once the run ends.
+        self.failure: Exception | None = None
 
-    def pace(self, parameters: Mapping[str, Any]) -> None:
-        """Wait for the sender's slot (or an interrupt)."""
-        sender, cost = self.traffic.sender(parameters), self.traffic.cost(parameters)
+    def feed(self, rows: Iterator[PlanRow]) -> None:
+        """Hand every row that is not done to the threads, in turn, then wait for them."""
+        batch: list[_Ready] = []
+        stopping = self.campaign.stopping
+        while not stopping.is_set() and self.summary.journal_error is None:
+            item = self._next(rows, batch)
+            if item is None:
+                break
+            row = item[0]
+            if row.state in ("sent", "failed", "held"):  # done earlier: nothing to claim
+                self._count(str(row.state), row.error_code, already=row.state != "held")
+                continue
+            due = self._turn(row.parameters, batch)
+            if due is None:  # stopped while waiting
+                self._retries.appendleft(item)
+                break
+            batch.append((item, due))
+            if len(batch) >= CLAIMED_AHEAD:
+                self._flush(batch)
+        self._flush(batch)
+        with self._changed:
+            while self._busy:
+                self._changed.wait()
+
+    def _next(self, rows: Iterator[PlanRow], batch: list[_Ready]) -> _Item | None:
+        """The next row to hand out: one refused for now first, else the plan's next; None
+        when both are done (after waiting for the rows in flight, which may come back)."""
+        while True:
+            with self._lock:
+                if self._retries:
+                    return self._retries.popleft()
+            row = next(rows, None)
+            if row is not None:
+                return row, 0
+            self._flush(batch)
+            with self._changed:
+                while self._busy and not self._retries:
+                    self._changed.wait()
+                if not self._retries:
+                    return None
+
+    def _turn(self, parameters: Mapping[str, Any], batch: list[_Ready]) -> float | None:
+        """Book the sender's slot for a row; when it is more than HORIZON away, send what is
+        batched and wait until it is near. When it is due (a monotonic time); None when
+        stopped."""
+        delay = self.pacer.reserve(self.traffic.sender(parameters), self.traffic.cost(parameters))
+        due = time.monotonic() + delay
+        if delay > HORIZON:
+            self._flush(batch)
+            if self.campaign.stopping.wait(delay - HORIZON):  # an interrupt came first
+                return None
+        return due
+
+    def _flush(self, batch: list[_Ready]) -> None:
+        """Claim the batched rows in one commit and hand each to a sending thread, as places
+        in flight come free."""
+        if not batch:
+            return
+        items = list(batch)
+        batch.clear()
+        steps = [(row.key, self.step_type, row.parameters) for (row, _), _ in items]
+        try:
+            claims = self.journal.claim_many(steps, self.owner, settle=self.deferred)
+        except self.journal.errors as error:  # nothing was sent: the rows stay for a rerun
+            self.summary.journal_error = str(error).splitlines()[0]
+            with self._lock:
+                self.summary.pending += len(items)
+            return
+        for index, ((item, due), claim) in enumerate(zip(items, claims, strict=True)):
+            try:
+                self.window.take(block=True, room=int(self.window.size) // REFILL)
+                with self._lock:
+                    self._busy += 1
+                self.pool.submit(self._send, item, claim, due)
+            except BaseException:
+                for left in claims[index:]:
+                    self._release(left.record.key)
+                raise
+
+    def settle(self) -> None:
+        """Write the outcomes still held back; those the journal cannot take were sent or
+        refused without a record, and count as unknown (the next run looks them up)."""
+        try:
+            self.journal.settle(self.deferred)
+        except self.journal.errors as error:
+            self.summary.journal_error = str(error).splitlines()[0]
+            lost = self.deferred.states()
+            for state in ("sent", "failed"):
+                count = lost.get(state, 0)
+                setattr(self.summary, state, getattr(self.summary, state) - count)
+                self.summary.unknown += count
+
+    def _release(self, key: str) -> None:
+        with suppress(*self.journal.errors, RuntimeError):
+            self.journal.release(key, self.owner)
+
+    def _send(self, item: _Item, claim: Claim, due: float) -> None:
+        """Send one claimed row at its slot (in a sending thread) and count its outcome."""
+        row, tries = item
+        crowded = False
+        started = time.monotonic()
+        try:
+            if not self._wait_for(row.parameters, due):
+                self._release(row.key)
+                outcome, code = "pending", None
+            else:
+                started = time.monotonic()
+                outcome, code, crowded = self._attempt(row, claim)
+        except Exception as error:  # a bug: counted, and raised again once the run ends
+            self.failure = self.failure or error
+            outcome, code = "unknown", None
+        finally:
+            self.window.give_back(crowded=crowded, latency=time.monotonic() - started)
+        if outcome == "again":
+            if tries + 1 < RETRIES_LATER and not self.campaign.stopping.is_set():
+                with self._changed:
+                    self._retries.append((row, tries + 1))
+                    self._busy -= 1
+                    self._changed.notify_all()
+                return
+            outcome = "pending"
+        self._count(outcome, code, settled=True)
+
+    def _wait_for(self, parameters: Mapping[str, Any], due: float) -> bool:
+        """Wait until the row's slot; a row that waited well past it (for a place in flight,
+        on a busy machine) books another rather than go in a bunch with the rows behind it.
+        False when stopped first."""
         stopping = self.campaign.stopping
         while True:
-            delay = self.pacer.reserve(sender, cost)
-            due = time.monotonic() + delay
-            if delay > 0:
-                stopping.wait(delay)  # its turn, or an interrupt, whichever comes first
-            # A thread that woke well after its slot (a busy machine) books another rather
-            # than send in a bunch with the threads behind it.
-            if stopping.is_set() or time.monotonic() <= due + LATE_WAKE:
-                return
+            late = time.monotonic() - due
+            if late > LATE_WAKE:
+                sender, cost = self.traffic.sender(parameters), self.traffic.cost(parameters)
+                due = time.monotonic() + self.pacer.reserve(sender, cost)
+            elif late >= 0:
+                return not stopping.is_set()
+            if stopping.wait(max(0.0, due - time.monotonic())):
+                return False
 
-    def attempt(self, step: dict[str, Any], key: str) -> tuple[str, int | None]:
-        """One row's outcome (sent, failed, pending, elsewhere, unknown) and error code.
-
-        A refusal for now slows or pauses the sender and is tried again, a few times; then
-        the row stays pending for a rerun.
-        """
-        parameters = step["parameters"]
-        for _ in range(RETRIES_LATER):
-            self.pace(parameters)
-            if self.campaign.stopping.is_set():  # interrupted while waiting: not sent
-                return "pending", None
-            try:
-                with self.window.slot() as slot:
-                    try:
-                        self.campaign.host.execute(step, connection=self.connection, key=key)
-                    except RefusedError as refused:
-                        if refused.retry_later:
-                            slot.crowded()
-                        raise
-            except RecordedRefusal as refused:
-                return "failed", refused.code
-            except KeyBusyError:
-                return "elsewhere", None
-            except KeyHeldError:
-                return "held", None
-            except JournalUnavailableError as trouble:  # nothing sent; trying again cannot help
-                self.summary.journal_error = trouble.reason
-                return "pending", None
-            except UnrecordedError as trouble:  # sent; the next run looks it up first
-                self.summary.journal_error = trouble.reason
-                return "unknown", None
-            except ComponentError as error:
-                if refused_for_now(self.pacer, self.traffic.sender(parameters), error):
-                    continue
-                if isinstance(error, RefusedError):
-                    return "failed", getattr(error, "code", None)
-                return "unknown", None
-            return "sent", None
-        return "pending", None
-
-    def outcome_of(self, step: dict[str, Any], key: str) -> tuple[str, int | None, bool]:
-        """A row's outcome, error code and whether an earlier run had it: from the journal
-        when the row is done, else from sending it now."""
+    def _attempt(self, row: PlanRow, claim: Claim) -> tuple[str, int | None, bool]:
+        """One row's outcome (sent, failed, pending, elsewhere, held, unknown, or ``again``:
+        refused for now), its error code, and whether the service said too many requests."""
+        parameters = row.parameters
         try:
-            record = self.journal.get(key)
-        except self.journal.errors:
-            return "pending", None, False  # nothing was sent; a rerun reads it again
-        if record is not None and record.state in ("sent", "failed"):
-            return str(record.state), record.error_code, True
-        outcome, code = self.attempt(step, key)
-        return outcome, code, False
+            prepared = self.campaign.host.prepare(
+                {"type": self.step_type, "parameters": parameters},
+                connection=self.connection,
+                keyed=True,
+            )
+        except ComponentError:  # refused before sending: the row stays for a rerun
+            self._release(row.key)
+            return "unknown", None, False
+        try:
+            run_claimed(
+                self.journal,
+                claim,
+                owner=self.owner,
+                send=prepared.send,
+                look_up=prepared.look_up,
+                outcomes=self.deferred,
+            )
+        except RecordedRefusal as refused:
+            return "failed", refused.code, False
+        except KeyBusyError:
+            return "elsewhere", None, False
+        except KeyHeldError:
+            return "held", None, False
+        except JournalUnavailableError as trouble:  # nothing sent; trying again cannot help
+            self.summary.journal_error = trouble.reason
+            return "pending", None, False
+        except UnrecordedError as trouble:  # sent; the next run looks it up first
+            self.summary.journal_error = trouble.reason
+            return "unknown", None, False
+        except ComponentError as error:
+            crowded = isinstance(error, RefusedError) and error.retry_later
+            if refused_for_now(self.pacer, self.traffic.sender(parameters), error):
+                return "again", None, crowded
+            if isinstance(error, RefusedError):
+                return "failed", getattr(error, "code", None), crowded
+            return "unknown", None, crowded
+        return "sent", None, False
 
-    def one(self, planned: Planned) -> None:
-        """Send one row unless the journal says it is done; count its outcome."""
-        _, step = planned
-        if self.campaign.stopping.is_set():
-            return
-        key = self.campaign.key(self.traffic.recipient(step["parameters"]))
-        outcome, code, already = self.outcome_of(step, key)
-        with self._lock:
+    def _count(
+        self, outcome: str, code: int | None, *, already: bool = False, settled: bool = False
+    ) -> None:
+        """Count one row's outcome and tell the progress."""
+        with self._changed:
             summary = self.summary
             summary.already += already
             if outcome == "failed":
@@ -224,47 +379,11 @@ class _Run:
             counted = outcome if outcome in _COUNTED else "unknown"
             setattr(summary, counted, getattr(summary, counted) + 1)
             summary.elapsed = time.monotonic() - self.started
+            if settled:
+                self._busy -= 1
+                self._changed.notify_all()
             self.progress(summary)
 
 
 #: The outcomes a Summary counts by name.
 _COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held")
-
-
-class Window:
-    """How many requests a campaign keeps in flight: up to ``largest``, halved each time the
-    service says too many (429) and grown back by about one per window of answers without one,
-    so a limit the service does not publish is found rather than hammered."""
-
-    def __init__(self, largest: int) -> None:
-        self.largest = max(1, largest)
-        self.size = float(self.largest)
-        self.in_flight = 0
-        self._ready = threading.Condition()
-
-    @contextmanager
-    def slot(self) -> Iterator[_Slot]:
-        """Wait for room, hold one request's place, and learn from how it went."""
-        with self._ready:
-            while self.in_flight >= max(1, int(self.size)):
-                self._ready.wait()
-            self.in_flight += 1
-        slot = _Slot()
-        try:
-            yield slot
-        finally:
-            with self._ready:
-                self.in_flight -= 1
-                if slot.too_many:
-                    self.size = max(1.0, self.size / 2)
-                else:
-                    self.size = min(float(self.largest), self.size + 1 / self.size)
-                self._ready.notify_all()
-
-
-class _Slot:
-    too_many = False
-
-    def crowded(self) -> None:
-        """The service answered that too many requests are in flight."""
-        self.too_many = True

@@ -203,28 +203,23 @@ def _check_broker_flags(args: argparse.Namespace, environ: Mapping[str, str]) ->
             raise UsageError(f"--journal {shown(args.journal)}: {error}") from None
     if args.wait and not args.broker:
         raise UsageError("--wait follows a campaign sent with --broker; give --broker too")
+    if args.window and not args.broker:
+        raise UsageError("--window is how many rows sit in the broker; give --broker too")
 
 
-def _campaign_input(args: argparse.Namespace) -> tuple[list[str], list[Any], dict[str, Any]]:
-    """The CSV's columns and rows and the step of campaign send; UsageError when unusable."""
-    from twilio_component.campaign import read_rows
+def _campaign_input(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The recipients (read as a stream) and the step of campaign send; UsageError when
+    either cannot be used."""
+    from twilio_component.campaign import Recipients
 
     try:
-        text = Path(args.recipients).read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UsageError(f"{args.recipients}: cannot be read ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"{args.recipients}: not UTF-8 text (byte {exc.start}); save it as UTF-8"
-        ) from None
-    try:
-        columns, rows = read_rows(text, args.recipients)
+        recipients = Recipients(args.recipients)
     except (ValueError, csv.Error) as error:
         raise UsageError(str(error)) from None
     step = read_json(args.step)
     if not isinstance(step, dict) or "type" not in step:
         raise UsageError(f"{args.step}: must be one step, an object with 'type' and 'parameters'")
-    return columns, rows, step
+    return recipients, step
 
 
 def campaign_send_command(
@@ -233,35 +228,37 @@ def campaign_send_command(
     """campaign send: check every row, then send them here or enqueue them for workers."""
     from twilio_component import campaign
 
-    columns, rows, step = _campaign_input(args)
+    recipients, step = _campaign_input(args)
     _check_broker_flags(args, environ)
     if args.journal is None:
         args.journal = DEFAULT_JOURNAL
     if args.concurrency is None and not args.broker:
         args.concurrency = DEFAULT_CONCURRENCY
     with target(args, console, environ) as (host, connections):
-        run = campaign.Campaign(host, args.campaign, step, rows, columns)
-        steps, duplicates, problems = run.prepare()
-        if problems:
-            for problem in problems:
-                console.problem(one_line(problem))
-            console.problem(f"nothing was sent ({len(problems)} problem(s)).")
+        run = campaign.Campaign(host, args.campaign, step, recipients, recipients.columns)
+        try:
+            checked = run.check(lambda problem: console.problem(one_line(problem)))
+        except ValueError as error:  # the file cannot be read as one row per recipient
+            raise UsageError(str(error)) from None
+        if checked.problems:
+            console.problem(f"nothing was sent ({checked.problems} problem(s)).")
             return EXIT_INVALID
-        run.record(steps)
+        run.record(checked)
         if args.broker:
-            return enqueue_campaign(
-                args, console, host=host, run=run, steps=steps, duplicates=duplicates
-            )
+            return enqueue_campaign(args, console, host=host, run=run, checked=checked)
+        try:
+            run.store(checked)
+        except ValueError as error:  # the file changed and cannot be read any more
+            raise UsageError(str(error)) from None
         connection = connections.for_component(host.component_of(step["type"]))
         with _stopped_by(signal.SIGTERM, signal.SIGHUP):
             summary = campaign.send(
                 run,
-                steps,
                 connection,
                 mps=args.mps,
                 concurrency=args.concurrency,
-                progress=campaign.plain_progress(console.err, len(steps)),
-                duplicates=duplicates,
+                progress=campaign.plain_progress(console.err, checked.recipients),
+                duplicates=checked.duplicates,
             )
     console.result(summary.as_json())
     if summary.interrupted:

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from twilio_component.errors import ComponentError
 if TYPE_CHECKING:
     from celery import Celery
 
-    from twilio_component.campaign import Campaign, Planned
+    from twilio_component.campaign import Campaign, Checked
     from twilio_component.host import Host
     from twilio_component.journal import Journal
 
@@ -60,6 +60,25 @@ def add_broker_options(sub: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --broker: follow the campaign to its end, with progress on stderr",
     )
+    sub.add_argument(
+        "--window",
+        type=window,
+        metavar="N",
+        help="with --broker: rows in the broker at once (default 1000); each row that ends "
+        "hands the next one out, so the broker holds about N messages however large the "
+        "campaign",
+    )
+
+
+def window(text: str) -> int:
+    """Rows a campaign keeps in the broker, 1 to 100000."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError("must be 1 to 100000 rows")
+    return value
 
 
 def add_resume(campaigns: Any) -> None:
@@ -204,18 +223,23 @@ def enqueue_campaign(
     *,
     host: Host,
     run: Campaign,
-    steps: Sequence[Planned],
-    duplicates: int,
+    checked: Checked,
 ) -> int:
-    """campaign send --broker: write the plan, enqueue the rows, and follow them with --wait."""
-    from twilio_component.distributed.campaigns import plan, submit
+    """campaign send --broker: write the plan, enqueue a window of rows (the workers top it
+    up), and follow them with --wait."""
+    from twilio_component.distributed.campaigns import submit
+    from twilio_component.distributed.window import WINDOW
 
     if args.sandbox:
         raise UsageError("--broker and --sandbox: workers cannot reach an embedded sandbox")
     app = _app(args.broker)
     _reachable(args.broker)
-    rows = plan(run, steps, mps=args.mps, cap=args.concurrency or 0)
-    enqueued = submit(app, host.journal, run.id, rows)
+    try:
+        enqueued = submit(
+            app, run, checked, mps=args.mps, cap=args.concurrency or 0, window=args.window or WINDOW
+        )
+    except ValueError as error:  # the file changed and cannot be read any more
+        raise UsageError(str(error)) from None
     console.problem(
         f"campaign {run.id}: {enqueued} row(s) enqueued on {_safe(args.broker)}"
         + ("" if args.wait else "; campaign status shows how far the workers are")
@@ -226,7 +250,7 @@ def enqueue_campaign(
         journal=host.journal,
         campaign_id=run.id,
         enqueued=enqueued,
-        duplicates=duplicates,
+        duplicates=checked.duplicates,
     )
 
 

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 #: The task's arguments: ``step`` and ``key`` (positional or keyword), the rest keyword only.
 POSITIONAL = ("step", "key")
-KEYWORDS = frozenset({"step", "key", "pace", "slot", "tries"})
+KEYWORDS = frozenset({"step", "key", "pace", "slot", "tries", "campaign"})
 
 _shown = reprlib.Repr()
 _shown.maxstring = _shown.maxother = 80
@@ -141,6 +141,8 @@ def arguments_problem(args: Any, kwargs: Any) -> str | None:
         return f"its slot is {_what(given['slot'])}, not a time"
     if not _count(given.get("tries", 0)):
         return f"its tries is {_what(given['tries'])}, not a count"
+    if given.get("campaign") is not None and not isinstance(given["campaign"], str):
+        return f"its campaign is {_what(given['campaign'])}, not a name"
     return None
 
 

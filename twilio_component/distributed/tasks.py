@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 from celery import Task, shared_task
 
+from twilio_component.distributed.window import TASK_NAME, top_up
 from twilio_component.errors import (
     ComponentError,
     KeyBusyError,
@@ -35,7 +36,6 @@ from twilio_component.pacing import refused_for_now
 
 __all__ = ["TASK_NAME", "CheckedTask", "Outcome", "Pace", "pace_of", "run_step"]
 
-TASK_NAME = "twilio_component.run_step"
 #: A wait shorter than this is slept in place: a retry would cost more than it saves.
 READY = 0.02
 #: A task that starts this late after its booked slot books a new one rather than send in a
@@ -165,14 +165,23 @@ def run_step(
     pace: Pace | None = None,
     slot: float | None = None,
     tries: int = 0,
+    campaign: str | None = None,
 ) -> Outcome:
-    """Send ``step`` at most once for ``key``; its outcome (the journal holds it too)."""
+    """Send ``step`` at most once for ``key``; its outcome (the journal holds it too). A row
+    of a ``campaign`` that ends here hands the broker the campaign's next row."""
     worker = Worker.current(str(self.app.conf.broker_url))
 
     def later(countdown: float, *, keep_slot: float | None = None, more: int = 0) -> Exception:
         wait = min(LONGEST_WAIT, max(0.0, countdown))
         kwargs = {"step": step, "key": key, "pace": pace, "slot": keep_slot, "tries": tries + more}
+        if campaign is not None:
+            kwargs["campaign"] = campaign
         return self.retry(kwargs=kwargs, countdown=wait, max_retries=None)
+
+    def settle(outcome: Outcome) -> Outcome:
+        if campaign is not None:
+            _next_row(self.app, worker, campaign)
+        return outcome
 
     journal = worker.host.journal
     try:
@@ -180,8 +189,11 @@ def run_step(
     except journal.transient:
         raise later(1.0 + random.random()) from None  # the journal decides: wait for it
     if recorded is not None and recorded.state == "sent" and recorded.output is not None:
-        # Delivered again after it was done (a resume, a redelivery): no slot is spent on it.
+        # Delivered again after it was done (a resume, a redelivery): no slot is spent on it,
+        # and no row of its campaign is handed out in its place (its first delivery did).
         return {"key": key, "state": "sent", "output": recorded.output}
+    if recorded is not None and recorded.state == "failed":
+        return {"key": key, "state": "failed", "error_code": recorded.error_code}
     token = _take_turn(worker, pace, slot, later) if pace else None
     try:
         connection = worker.connection_for(step["type"])
@@ -192,31 +204,43 @@ def run_step(
         log.warning("%s: the journal cannot be reached (%s); trying again", key, type(down))
         raise later(1.0 + random.random()) from None
     except RecordedRefusal as refused:
-        return {"key": key, "state": "failed", "error_code": refused.code, "error": str(refused)}
+        failed: Outcome = {"key": key, "state": "failed", "error_code": refused.code}
+        return settle({**failed, "error": str(refused)})
     except KeyBusyError:
         # Another delivery holds the key right now: look again when it has likely finished.
         raise later(2.0 + random.random(), more=0) from None
     except KeyHeldError as held:
-        return {"key": key, "state": "held", "error": str(held)}
+        return settle({"key": key, "state": "held", "error": str(held)})
     except KeyConflictError as conflict:
-        return {"key": key, "state": "conflict", "error": str(conflict)}
+        return settle({"key": key, "state": "conflict", "error": str(conflict)})
     except (RefusedError, NotSentError) as refused:
         sender = pace["sender"] if pace else ""
-        if not refused_for_now(_SharedPace(worker, pace), sender, refused):
+        if not refused_for_now(_SharedPace(worker, pace), sender, refused):  # for good
             code = getattr(refused, "code", None)
-            return {"key": key, "state": "failed", "error_code": code, "error": str(refused)}
+            return settle(
+                {"key": key, "state": "failed", "error_code": code, "error": str(refused)}
+            )
         if tries + 1 >= RETRIES_LATER:
             log.warning("%s: refused for now %d times; left pending for a resume", key, tries + 1)
-            return {"key": key, "state": "pending", "error": str(refused)}
+            return settle({"key": key, "state": "pending", "error": str(refused)})
         raise later(min(LONGEST_WAIT, 0.5 * 2**tries) * (0.5 + random.random()), more=1) from None
     except UnknownOutcomeError as unknown:
         if tries + 1 >= RETRIES_UNKNOWN:
-            return {"key": key, "state": "unknown", "error": str(unknown)}
+            return settle({"key": key, "state": "unknown", "error": str(unknown)})
         raise later(5.0, more=1) from None  # the next claim looks it up before anything else
     finally:
         if token is not None:
             worker.pacer.leave(token)
-    return {"key": key, "state": "sent", "output": output}
+    return settle({"key": key, "state": "sent", "output": output})
+
+
+def _next_row(app: Any, worker: Worker, campaign: str) -> None:
+    """Enqueue the campaign's next row in place of the one that ended (the window stays
+    full); if the journal or the broker fails, ``campaign resume`` fills the window again."""
+    try:
+        top_up(app, worker.host.journal, campaign, 1)
+    except Exception as error:  # the row itself is done; only the window is one short
+        log.warning("campaign %s: the next row was not enqueued (%s)", campaign, error)
 
 
 def _take_turn(

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from twilio_component.errors import (
     ComponentError,
@@ -19,9 +19,26 @@ from twilio_component.errors import (
     UnknownOutcomeError,
     UnrecordedError,
 )
-from twilio_component.journal.store import Journal, new_owner
+from twilio_component.journal.store import Claim, Journal, new_owner
 
-__all__ = ["LookUp", "Send", "run_once"]
+__all__ = ["LookUp", "Outcomes", "Send", "run_claimed", "run_once"]
+
+
+class Outcomes(Protocol):
+    """Where a keyed step's outcome is recorded: a Journal, or a Deferred."""
+
+    def sent(self, key: str, owner: str, output: Mapping[str, Any]) -> None:
+        """Record the step's output."""
+
+    def failed(self, key: str, owner: str, code: int | None, message: str) -> None:
+        """Record the service's refusal."""
+
+    def unknown(self, key: str, owner: str, message: str) -> None:
+        """Record that the request may have been received."""
+
+    def release(self, key: str, owner: str) -> None:
+        """Give the key back as never sent."""
+
 
 #: Runs the step: its output object, or a ComponentError saying whether anything may have left.
 Send = Callable[[], dict[str, Any]]
@@ -54,7 +71,25 @@ def run_once(
     owner = new_owner()
     with _before_sending(journal):
         claim = journal.claim(key, step_type, parameters, owner)
+    return run_claimed(journal, claim, owner=owner, send=send, look_up=look_up)
+
+
+def run_claimed(
+    journal: Journal,
+    claim: Claim,
+    *,
+    owner: str,
+    send: Send,
+    look_up: LookUp | None,
+    outcomes: Outcomes | None = None,
+) -> dict[str, Any]:
+    """Run a step whose key ``owner`` has claimed (``Journal.claim``, or ``claim_many`` for a
+    batch of them, one commit for all), as ``run_once`` does after its claim. Its outcome is
+    recorded by ``outcomes`` (the journal itself unless told: a ``Deferred`` holds it back to
+    be written with others)."""
     record = claim.record
+    outcomes = journal if outcomes is None else outcomes
+    key, step_type = record.key, record.step_type
     if claim.kind == "conflict":
         raise KeyConflictError(key, record.step_type)
     if claim.kind == "done" and record.state == "sent" and record.output is not None:
@@ -82,26 +117,26 @@ def run_once(
         output = send()
     except RefusedError as refused:
         if refused.retry_later:  # refused for now, not for good: a rerun sends it
-            _whatever_the_journal_says(journal, lambda: journal.release(key, owner))
+            _whatever_the_journal_says(journal, lambda: outcomes.release(key, owner))
         else:
             code, why = getattr(refused, "code", None), _first_line(refused)
             _whatever_the_journal_says(
-                journal, lambda: _record(journal, lambda: journal.failed(key, owner, code, why))
+                journal, lambda: _record(journal, lambda: outcomes.failed(key, owner, code, why))
             )
         raise
     except ComponentError as error:
         if error.may_have_sent:
             what = f"{type(error).__name__}: {_first_line(error)}"
-            _whatever_the_journal_says(journal, lambda: journal.unknown(key, owner, what))
+            _whatever_the_journal_says(journal, lambda: outcomes.unknown(key, owner, what))
         else:  # nothing left: the key is as if never tried
-            _whatever_the_journal_says(journal, lambda: journal.release(key, owner))
+            _whatever_the_journal_says(journal, lambda: outcomes.release(key, owner))
         raise
     except BaseException as error:  # an interrupt: the request may be on its way
         what = f"{type(error).__name__}: {_first_line(error)}"
-        _whatever_the_journal_says(journal, lambda: journal.unknown(key, owner, what))
+        _whatever_the_journal_says(journal, lambda: outcomes.unknown(key, owner, what))
         raise
     try:
-        _record(journal, lambda: journal.sent(key, owner, output))
+        _record(journal, lambda: outcomes.sent(key, owner, output))
     except journal.errors as error:
         raise UnrecordedError(key, journal.path, _first_line(error), output) from None
     return output

@@ -121,10 +121,12 @@ class PostgresDatabase:
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[_Transaction]:
+    def transaction(self, *, durable: bool = True) -> Iterator[_Transaction]:
         """A transaction holding the write lock, on a connection of its own; if the connection
         fails before the lock is held (the server left), once more on a fresh one. A failure
-        after that is never retried here: the caller cannot know what was committed."""
+        after that is never retried here: the caller cannot know what was committed. Every
+        commit is durable: one the server acknowledged must outlive the server's own crash
+        (with ``synchronous_commit`` off it might not), or a row would wait for a resume."""
         connection = self._begin()
         try:
             try:

@@ -15,8 +15,10 @@ __all__ = ["SQLiteDatabase"]
 
 
 class SQLiteDatabase:
-    """An SQLite file (standard library): WAL and ``synchronous=FULL`` (every commit on disk),
-    one writer at a time (``BEGIN IMMEDIATE``), safe across threads and processes."""
+    """An SQLite file (standard library) in WAL mode, one writer at a time (``BEGIN
+    IMMEDIATE``), safe across threads and processes. A durable commit is on disk when it
+    returns (``synchronous=FULL``); another one survives this process being killed and reaches
+    the disk with the next durable commit or checkpoint (``synchronous=NORMAL``)."""
 
     placeholder = "?"
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
@@ -32,14 +34,18 @@ class SQLiteDatabase:
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._durable = True
         except sqlite3.Error as error:
             self._db.close()
             raise JournalUnavailableError(self.where, str(error)) from None
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
         """A write transaction on the one connection, under this process's lock."""
         with self._lock:
+            if durable != self._durable:  # only between transactions
+                self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._durable = durable
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db

@@ -28,12 +28,16 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from twilio_component.errors import JournalUnavailableError
+from twilio_component.journal import plans
+
+if TYPE_CHECKING:
+    from twilio_component.journal.deferred import Deferred
 
 __all__ = [
     "Claim",
@@ -165,8 +169,10 @@ class Database(Protocol):
     #: Where the records are, as shown to people (never a password).
     where: str
 
-    def transaction(self) -> AbstractContextManager[Cursor]:
-        """A write transaction, one writer at a time, committed when the block ends."""
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Cursor]:
+        """A write transaction, one writer at a time, committed when the block ends: on disk
+        before it returns when ``durable``, else soon after (a crash of the machine, or of
+        the database server, may lose it; the next durable commit keeps it too)."""
 
     def read(self, sql: str, parameters: Sequence[Any] = ()) -> list[Any]:
         """The rows of one read, outside any write transaction."""
@@ -244,7 +250,7 @@ class Journal:
         self._sql = _Statements(target.placeholder)
         try:
             with self.database.transaction() as db:
-                for statement in SCHEMA:
+                for statement in (*SCHEMA, *plans.SCHEMA):
                     db.execute(statement)
         except target.errors as error:
             self.database.close()
@@ -252,6 +258,11 @@ class Journal:
         except BaseException:
             self.database.close()
             raise
+
+    @property
+    def plans(self) -> plans.Plans:
+        """The campaigns' plans kept in this journal, as rows."""
+        return plans.Plans(self)
 
     @property
     def path(self) -> str:
@@ -269,87 +280,129 @@ class Journal:
 
     def claim(self, key: str, step_type: str, parameters: Mapping[str, Any], owner: str) -> Claim:
         """Claim ``key`` for ``owner``, atomically; see Claim for what can come back."""
-        wanted = fingerprint(step_type, parameters)
+        return self.claim_many([(key, step_type, parameters)], owner)[0]
+
+    def claim_many(
+        self,
+        steps: Sequence[tuple[str, str, Mapping[str, Any]]],
+        owner: str,
+        *,
+        settle: Deferred | None = None,
+    ) -> list[Claim]:
+        """Claim each ``(key, step type, parameters)`` for ``owner`` in one durable commit (a
+        campaign claims the rows whose turn has come together), after writing the outcomes
+        ``settle`` holds back; a Claim for each, in order."""
         now = time.time()
+        with self.database.transaction() as db, _settling(settle, db):
+            return [self._claim(db, step, owner, now) for step in steps]
+
+    def settle(self, deferred: Deferred) -> None:
+        """Write the outcomes ``deferred`` holds back (in one commit; kept there on failure)."""
+        with self.database.transaction(durable=False) as db, _settling(deferred, db):
+            pass
+
+    def _claim(
+        self, db: Cursor, step: tuple[str, str, Mapping[str, Any]], owner: str, now: float
+    ) -> Claim:
         sql = self._sql
-        with self.database.transaction() as db:
-            row = db.execute(sql.get, (key,)).fetchone()
-            if row is None:
-                # A new claim is its attempt mark too (one durable commit fewer per step): the
-                # request leaves right after, and a crash before it only costs a lookup.
-                db.execute(
-                    sql.insert,
-                    (key, step_type, wanted, owner, now + self.lease, now, _json(parameters), now),
-                )
-                return Claim("new", Record.of(db.execute(sql.get, (key,)).fetchone()))
-            record = Record.of(row)
-            if record.fingerprint != wanted:
-                return Claim("conflict", record)
-            if record.state in ("sent", "failed"):
-                return Claim("done", record)
-            if record.state == "held":
-                return Claim("held", record)
-            live = (
-                record.state == "claimed"
-                and record.owner != owner
-                and (record.lease_until or 0) > now
-                and owner_alive(record.owner)
+        key, step_type, parameters = step
+        wanted = fingerprint(step_type, parameters)
+        row = db.execute(sql.get, (key,)).fetchone()
+        if row is None:
+            # A new claim is its attempt mark too (one durable commit fewer per step): the
+            # request leaves right after, and a crash before it only costs a lookup.
+            lease = now + self.lease
+            db.execute(
+                sql.insert, (key, step_type, wanted, owner, lease, now, _json(parameters), now)
             )
-            if live:
-                return Claim("busy", record)
-            fresh = record.state == "pending" or record.attempted_at is None
-            db.execute(sql.reclaim, (owner, now + self.lease, now, fresh, now, key))
-            return Claim(
-                "new" if fresh else "reconcile", Record.of(db.execute(sql.get, (key,)).fetchone())
-            )
+            record = Record(
+                key, step_type, wanted, "claimed", owner, lease, now, dict(parameters),
+                None, None, None, now,
+            )  # fmt: skip
+            return Claim("new", record)
+        record = Record.of(row)
+        if record.fingerprint != wanted:
+            return Claim("conflict", record)
+        if record.state in ("sent", "failed"):
+            return Claim("done", record)
+        if record.state == "held":
+            return Claim("held", record)
+        live = (
+            record.state == "claimed"
+            and record.owner != owner
+            and (record.lease_until or 0) > now
+            and owner_alive(record.owner)
+        )
+        if live:
+            return Claim("busy", record)
+        fresh = record.state == "pending" or record.attempted_at is None
+        db.execute(sql.reclaim, (owner, now + self.lease, now, fresh, now, key))
+        return Claim(
+            "new" if fresh else "reconcile", Record.of(db.execute(sql.get, (key,)).fetchone())
+        )
 
     def mark_attempt(self, key: str, owner: str) -> float:
         """Record, durably, that the request is about to leave; return that time."""
         now = time.time()
         p = self._sql.p
-        self._update(key, owner, f"attempted_at = {p}, lease_until = {p}", (now, now + self.lease))
+        assignments = f"attempted_at = {p}, lease_until = {p}"
+        self._update(key, owner, assignments, (now, now + self.lease), durable=True)
         return now
 
     def sent(self, key: str, owner: str, output: Mapping[str, Any]) -> None:
         """Record the step's output: done."""
-        p = self._sql.p
-        self._update(key, owner, f"state = 'sent', output = {p}, owner = NULL", (_json(output),))
+        self._update(key, owner, *self.outcome("sent", _json(output)))
 
     def failed(self, key: str, owner: str, code: int | None, message: str) -> None:
         """Record the service's refusal: done, never sent again."""
-        p = self._sql.p
-        self._update(
-            key,
-            owner,
-            f"state = 'failed', error_code = {p}, error = {p}, owner = NULL",
-            (code, message),
-        )
+        self._update(key, owner, *self.outcome("failed", code, message))
 
     def unknown(self, key: str, owner: str, message: str) -> None:
         """Record that the request may have been received; the next claim reconciles it."""
-        p = self._sql.p
-        self._update(key, owner, f"state = 'unknown', error = {p}, owner = NULL", (message,))
+        self._update(key, owner, *self.outcome("unknown", message))
 
     def held(self, key: str, owner: str, message: str) -> None:
         """Record an ambiguity a person must resolve; the key is not sent again."""
-        p = self._sql.p
-        self._update(key, owner, f"state = 'held', error = {p}, owner = NULL", (message,))
+        self._update(key, owner, *self.outcome("held", message))
 
     def release(self, key: str, owner: str) -> None:
         """Give the key back as never sent (the request certainly did not leave)."""
-        self._update(
-            key,
-            owner,
-            "state = 'pending', attempted_at = NULL, owner = NULL, lease_until = NULL",
-            (),
-        )
+        self._update(key, owner, *self.outcome("pending"))
 
-    def _update(self, key: str, owner: str, assignments: str, values: tuple[Any, ...]) -> None:
-        with self.database.transaction() as db:
-            done = db.execute(
-                self._sql.update.format(assignments), (*values, time.time(), key, owner)
-            )
-            if done.rowcount != 1:
+    def outcome(self, state: str, *values: Any) -> tuple[str, tuple[Any, ...]]:
+        """The assignments that record an outcome (``sent`` output JSON; ``failed`` code and
+        message; ``unknown`` or ``held`` message; ``pending``), and their values."""
+        p = self._sql.p
+        assignments = {
+            "sent": f"state = 'sent', output = {p}, owner = NULL",
+            "failed": f"state = 'failed', error_code = {p}, error = {p}, owner = NULL",
+            "unknown": f"state = 'unknown', error = {p}, owner = NULL",
+            "held": f"state = 'held', error = {p}, owner = NULL",
+            "pending": "state = 'pending', attempted_at = NULL, owner = NULL, lease_until = NULL",
+        }
+        return assignments[state], values
+
+    def write_outcome(
+        self, db: Cursor, key: str, owner: str, assignments: str, values: tuple[Any, ...]
+    ) -> bool:
+        """Record an outcome inside a transaction; False when ``owner`` no longer holds the
+        claim (it expired and another took it: that one records what it finds)."""
+        done = db.execute(self._sql.update.format(assignments), (*values, time.time(), key, owner))
+        return bool(done.rowcount == 1)
+
+    def _update(
+        self,
+        key: str,
+        owner: str,
+        assignments: str,
+        values: tuple[Any, ...],
+        *,
+        durable: bool = False,
+    ) -> None:
+        # An outcome needs no disk flush of its own: if a crash loses it, the claim's attempt
+        # mark (durable) makes the next claim look the step up, so nothing is sent twice.
+        with self.database.transaction(durable=durable) as db:
+            if not self.write_outcome(db, key, owner, assignments, values):
                 raise RuntimeError(f"journal: {owner} no longer holds the claim on {key!r}")
 
     def get(self, key: str) -> Record | None:
@@ -413,6 +466,20 @@ class JournalLedger:
     def advance(self, sequence: str, rank: int) -> bool:
         """True when ``rank`` is above the highest seen for ``sequence``."""
         return self.journal.advance(sequence, rank)
+
+
+@contextmanager
+def _settling(deferred: Deferred | None, db: Cursor) -> Iterator[None]:
+    """Write what ``deferred`` holds inside the transaction; put it back if the block fails."""
+    if deferred is None:
+        yield
+        return
+    taken = deferred.write(db)
+    try:
+        yield
+    except BaseException:
+        deferred.put_back(taken)
+        raise
 
 
 def _like(prefix: str) -> str:
