@@ -177,24 +177,30 @@ class Host:
         )
 
     def prepare(
-        self, step: Mapping[str, Any], *, connection: Mapping[str, Any], keyed: bool = False
+        self,
+        step: Mapping[str, Any],
+        *,
+        connection: Mapping[str, Any],
+        keyed: bool = False,
+        checked: bool = False,
     ) -> PreparedStep:
         """Check a step and its connection, nothing sent: ParameterError or
         ConnectionConfigError, else the step ready to send (a ``keyed`` one's parameters must
-        also be storable as text in the journal)."""
+        also be storable as text in the journal). ``checked``: the caller already checked
+        these parameters with ``check_step`` (a campaign's plan): they are not checked again."""
         entry, parameters = self._parse(step)
-        problems = entry.parameters.problems(parameters)
-        if keyed and not problems:
+        problems = [] if checked else entry.parameters.problems(parameters)
+        if keyed and not checked and not problems:
             problems = text_problems(parameters)  # the journal keeps them as UTF-8 text
         if problems:
             raise ParameterError(problems, subject=entry.type)
-        checked = self._registry.checked_connection(entry.component, connection)
+        verified = self._registry.checked_connection(entry.component, connection)
         del connection
         return PreparedStep(
             entry.type,
             parameters,
-            lambda: self._run(entry, parameters, checked),
-            self._look_up(entry, parameters, checked),
+            lambda: self._run(entry, parameters, verified),
+            self._look_up(entry, parameters, verified),
         )
 
     def _look_up(

@@ -258,8 +258,12 @@ class _Run:
             try:
                 self.window.take(block=True, room=int(self.window.size) // REFILL)
                 with self._lock:
+                    alone = self._busy == 0 and self.window.size < 2
                     self._busy += 1
-                self.pool.submit(self._send, item, claim, due)
+                if alone:  # one request at a time: sent from here, no thread to wake
+                    self._send(item, claim, due)
+                else:
+                    self.pool.submit(self._send, item, claim, due)
             except BaseException:
                 for left in claims[index:]:
                     self._release(left.record.key)
@@ -333,6 +337,7 @@ class _Run:
                 {"type": self.step_type, "parameters": parameters},
                 connection=self.connection,
                 keyed=True,
+                checked=True,  # every row of the plan was checked before it was written
             )
         except ComponentError:  # refused before sending: the row stays for a rerun
             self._release(row.key)

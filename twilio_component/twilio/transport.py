@@ -42,7 +42,6 @@ import urllib3.connection
 import urllib3.exceptions
 import urllib3.poolmanager
 import urllib3.response
-from requests.structures import CaseInsensitiveDict
 
 from twilio_component import __version__
 from twilio_component.twilio.endpoint import is_loopback
@@ -252,7 +251,7 @@ class _Adapter(requests.adapters.HTTPAdapter):
     def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
         response = requests.Response()
         response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
+        response.headers = resp.headers  # urllib3's: already case-insensitive
         response.raw = resp
         response.reason = resp.reason
         response.url = str(req.url)
@@ -314,7 +313,7 @@ class Transport:
         if body is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
             headers["Content-Length"] = str(len(body))
-        request.headers = CaseInsensitiveDict(headers)
+        request.headers = headers  # type: ignore[assignment] # requests only reads it
         request.body = body
         _attempt.written = False
         _attempt.token = None
