@@ -36,3 +36,20 @@ def test_webhook_throughput_prints_its_rates_and_each_webhook_is_one_event() -> 
     assert "100 events for 100 webhooks" in done.stdout
     assert "(all duplicates)" in done.stdout
     assert re.search(r"ratio HTTP / target 1,000/s: \d+\.\d\d", done.stdout)
+
+
+def test_campaign_scale_prints_each_measure_for_each_size_and_its_growth() -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, str(BENCHMARKS / "campaign_scale.py")),
+            *("--sizes", "100,200", "--celery", "--plan", "500"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for measure in ("cpu ms/row", "peak RSS MB", "report RSS MB", "Redis peak MB", "submit s"):
+        assert re.search(rf"^  {re.escape(measure)} +[\d.]+ +[\d.]+ +[\d.]+x$", done.stdout, re.M)
+    assert "nothing sent (500 rows)" in done.stdout

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,9 @@ STEP = {
 }
 
 
-@pytest.fixture
-def sandbox() -> Iterator[dict[str, Any]]:
+@contextmanager
+def sandbox_process() -> Iterator[dict[str, Any]]:
+    """``twilio-component sandbox`` in a process of its own; its first line's JSON."""
     process = subprocess.Popen(
         [sys.executable, "-m", "twilio_component", "sandbox"],
         stdout=subprocess.PIPE,
@@ -36,9 +38,17 @@ def sandbox() -> Iterator[dict[str, Any]]:
     )
     assert process.stdout is not None
     details: dict[str, Any] = json.loads(process.stdout.readline())
-    yield details
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=30)
+    try:
+        yield details
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[dict[str, Any]]:
+    with sandbox_process() as details:
+        yield details
 
 
 def messages(sandbox: dict[str, Any]) -> list[dict[str, Any]]:
