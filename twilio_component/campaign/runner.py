@@ -254,20 +254,22 @@ class _Run:
             with self._lock:
                 self.summary.pending += len(items)
             return
-        for index, ((item, due), claim) in enumerate(zip(items, claims, strict=True)):
-            try:
+        handed = 0  # claims given to a sender: whatever happens next, it records them
+        try:
+            for (item, due), claim in zip(items, claims, strict=True):
                 self.window.take(block=True, room=int(self.window.size) // REFILL)
                 with self._lock:
                     alone = self._busy == 0 and self.window.size < 2
                     self._busy += 1
+                handed += 1
                 if alone:  # one request at a time: sent from here, no thread to wake
                     self._send(item, claim, due)
                 else:
                     self.pool.submit(self._send, item, claim, due)
-            except BaseException:
-                for left in claims[index:]:
-                    self._release(left.record.key)
-                raise
+        except BaseException:  # an interrupt: the claims not handed out were never sent
+            for left in claims[handed:]:
+                self._release(left.record.key)
+            raise
 
     def settle(self) -> None:
         """Write the outcomes still held back; those the journal cannot take were sent or
