@@ -64,7 +64,9 @@ def test_rows_a_killed_run_did_not_reach_are_in_the_report_as_pending(
     process.wait(timeout=30)
     rows = report(sandbox, tmp_path)
     assert [r["to"] for r in rows] == numbers
-    assert "pending" in {r["state"] for r in rows}
+    states = {r["state"] for r in rows}
+    assert "pending" in states
+    assert states <= {"sent", "unknown", "pending"}  # as campaign status counts them
 
 
 def test_a_line_that_is_not_utf8_is_named_and_nothing_is_sent(

@@ -17,6 +17,11 @@ FINAL = ("sent", "failed", "held")
 REPORT_COLUMNS = ("to", "state", "sid", "error_code", "status")
 
 
+#: How a row's record shows in the counts and the report: not reached yet, pending; claimed by
+#: a run that may be sending it (or was killed doing so), unknown.
+_STATE_SHOWN: dict[str | None, str] = {None: "pending", "claimed": "unknown"}
+
+
 def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
     """The counts of a campaign by state, from its plan in the journal; None when it has no
     such campaign. Rows not reached yet count as pending."""
@@ -28,7 +33,7 @@ def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
     counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0}
     recorded = 0
     for state, count in plans.counts(campaign_id).items():
-        shown = "pending" if state is None else "unknown" if state == "claimed" else state
+        shown = _STATE_SHOWN.get(state, str(state))
         counts[shown] = counts.get(shown, 0) + count
         recorded += count
     total = max(recorded, int(size if size is not None else noted or 0))
@@ -53,7 +58,7 @@ def report(journal: Journal, campaign_id: str, out: TextIO, host: Host) -> int:
         writer.writerow(
             [
                 row.key.removeprefix(prefix),
-                row.state or "pending",
+                _STATE_SHOWN.get(row.state, row.state),
                 receipt or "",
                 "" if row.error_code is None else row.error_code,
                 output.get("status") or "",

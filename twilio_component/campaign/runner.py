@@ -131,11 +131,16 @@ def send(
     except KeyboardInterrupt:
         # Rows not begun stay as they are in the journal (a rerun sends them); the ones in
         # flight finish and are recorded, so nothing is left half-known.
-        campaign.stopping.set()
         run.summary.interrupted = True
-        run.pool.shutdown(wait=True, cancel_futures=True)
-    else:
-        run.pool.shutdown()
+    except BaseException:
+        campaign.stopping.set()  # whatever went wrong, what was sent is still recorded
+        run.pool.shutdown(wait=True)
+        run.settle()
+        raise
+    finally:
+        if run.summary.interrupted:
+            campaign.stopping.set()
+    run.pool.shutdown(wait=True)  # rows handed out and not begun see the stop: given back
     run.settle()
     if run.failure is not None:
         raise run.failure
@@ -257,9 +262,13 @@ class _Run:
         handed = 0  # claims given to a sender: whatever happens next, it records them
         try:
             for (item, due), claim in zip(items, claims, strict=True):
-                self.window.take(block=True, room=int(self.window.size) // REFILL)
+                # A row a crash cut short is looked up before anything else, in a thread of its
+                # own, outside the window: lookups wait for the service's log, not for a place.
+                looked_up = claim.kind == "reconcile"
+                if not looked_up:
+                    self.window.take(block=True, room=int(self.window.size) // REFILL)
                 with self._lock:
-                    alone = self._busy == 0 and self.window.size < 2
+                    alone = self._busy == 0 and self.window.size < 2 and claim.kind == "new"
                     self._busy += 1
                 handed += 1
                 if alone:  # one request at a time: sent from here, no thread to wake
@@ -293,6 +302,7 @@ class _Run:
         row, tries = item
         crowded = False
         started = time.monotonic()
+        windowed = claim.kind != "reconcile"  # see _flush
         try:
             if not self._wait_for(row.parameters, due):
                 self._release(row.key)
@@ -304,7 +314,8 @@ class _Run:
             self.failure = self.failure or error
             outcome, code = "unknown", None
         finally:
-            self.window.give_back(crowded=crowded, latency=time.monotonic() - started)
+            if windowed:
+                self.window.give_back(crowded=crowded, latency=time.monotonic() - started)
         if outcome == "again":
             if tries + 1 < RETRIES_LATER and not self.campaign.stopping.is_set():
                 with self._changed:

@@ -99,6 +99,8 @@ def follow(
         try:
             counts = status(journal, campaign_id) or {"total": 0}
         except journal.transient:  # the journal restarting: the workers wait for it too
+            if last is not None and time.monotonic() - changed >= idle_limit:
+                return last
             sleep(poll)
             continue
         now = time.monotonic()

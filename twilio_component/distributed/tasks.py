@@ -228,6 +228,9 @@ def run_step(
         if tries + 1 >= RETRIES_UNKNOWN:
             return settle({"key": key, "state": "unknown", "error": str(unknown)})
         raise later(5.0, more=1) from None  # the next claim looks it up before anything else
+    except ComponentError as error:  # it cannot run here (its connection, its handler...)
+        log.warning("%s: %s", key, str(error).splitlines()[0] if str(error) else error)
+        return settle({"key": key, "state": "error", "error": str(error)})
     finally:
         if token is not None:
             worker.pacer.leave(token)
