@@ -218,9 +218,13 @@ def load_descriptor(
     return _load_text(text, source=label, base=folder)
 
 
+#: libyaml's safe loader when PyYAML has it (several times faster), else the pure-Python one.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_text(text: str, *, source: str, base: Traversable | None) -> Descriptor:
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "$"
