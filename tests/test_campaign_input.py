@@ -89,3 +89,17 @@ def test_the_report_of_a_campaign_the_journal_does_not_have_is_bad_usage(
     assert result.code == 2
     assert "no campaign 'nosuch'" in result.err
     assert result.out == ""
+
+
+def test_a_window_without_a_broker_is_refused_naming_the_flag(
+    cli: Cli, twilio_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows, step = tmp_path / "rows.csv", tmp_path / "step.json"
+    rows.write_text("phone,name\n+15558670125,Ada\n", encoding="utf-8")
+    step.write_text(json.dumps(STEP), encoding="utf-8")
+    result = cli(
+        "campaign", "send", str(rows), "--step", str(step), "--campaign", "w", "--window", "5"
+    )
+    assert result.code == 2
+    assert "--window" in result.err
+    assert creates(twilio_sandbox) == 0

@@ -146,6 +146,8 @@ class Checked:
     duplicates: int
     problems: int
     digest: str
+    #: The lines that name a recipient again (left out of the plan).
+    repeated: frozenset[int] = frozenset()
 
 
 class Campaign:
@@ -199,14 +201,16 @@ class Campaign:
             problem(text)
 
         digest = _Digest()
-        recipients = duplicates = 0
-        for item in self._steps(found):
-            if item is None:
-                duplicates += 1
+        recipients = 0
+        repeated: set[int] = set()
+        for row, step in self._steps(found):
+            if step is None:
+                repeated.add(row.line)
                 continue
             recipients += 1
-            digest.add(item[1])
-        return Checked(recipients, duplicates, count[0], digest.hexdigest())
+            digest.add(step)
+        lines = frozenset(repeated)
+        return Checked(recipients, len(lines), count[0], digest.hexdigest(), lines)
 
     def record(self, checked: Checked) -> None:
         """Note in the journal the campaign's size and what it sends (the step and the rows, as
@@ -252,9 +256,8 @@ class Campaign:
     ) -> Iterator[tuple[str, Mapping[str, Any], Mapping[str, Any] | None]]:
         recipient = self.traffic.recipient
         digest = _Digest()
-        for item in self._steps(lambda text: None, check=False):
-            if item is not None:
-                _, step = item
+        for _, step in self._steps(lambda text: None, repeated=checked.repeated):
+            if step is not None:
                 digest.add(step)
                 parameters = step["parameters"]
                 paced = pace(parameters) if pace else None
@@ -266,11 +269,13 @@ class Campaign:
             )
 
     def _steps(
-        self, problem: Callable[[str], None], *, check: bool = True
-    ) -> Iterator[Planned | None]:
-        """Each row's checked step, None for a row naming a recipient again; rows with problems
-        are told to ``problem`` and left out. Without ``check`` the parameters are not checked
-        again (the rows were, and the digest of every step shows they did not change)."""
+        self, problem: Callable[[str], None], *, repeated: frozenset[int] | None = None
+    ) -> Iterator[tuple[Row, dict[str, Any] | None]]:
+        """Each row and its checked step (None for a row naming a recipient again); rows with
+        problems are told to ``problem`` and left out. Given the ``repeated`` lines a check
+        found, the rows are neither checked nor compared again (the digest of every step shows
+        whether they changed), and memory holds none of their recipients."""
+        check = repeated is None
         template = self.step.get("parameters", {})
         wanted = _row_references(template)
         unknown = sorted(wanted - set(self.columns))
@@ -303,9 +308,12 @@ class Campaign:
                 for p in found:
                     problem(f"line {row.line}: {p}")
                 continue
+            if repeated is not None:
+                yield row, None if row.line in repeated else step
+                continue
             recipient = recipient_of(parameters)
             if recipient in seen:
-                yield None
+                yield row, None
                 continue
             seen.add(recipient)
             yield row, step

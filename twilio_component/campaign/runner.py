@@ -268,10 +268,13 @@ class _Run:
                 if not looked_up:
                     self.window.take(block=True, room=int(self.window.size) // REFILL)
                 with self._lock:
-                    alone = self._busy == 0 and self.window.size < 2 and claim.kind == "new"
+                    # The row that fills the window is sent from here (this thread would only
+                    # wait for room meanwhile): one thread fewer to wake, and with one request
+                    # in flight, none at all.
+                    last = not looked_up and self.window.free <= 0
                     self._busy += 1
                 handed += 1
-                if alone:  # one request at a time: sent from here, no thread to wake
+                if last:
                     self._send(item, claim, due)
                 else:
                     self.pool.submit(self._send, item, claim, due)
