@@ -145,6 +145,7 @@ def _object(schema: Mapping[str, Any], formats: Mapping[str, Callable[[object], 
     closed = False
     extra: Check | None = None
     groups: list[tuple[str, ...]] = []
+    exclusive: list[tuple[str, ...]] = []
     dependents: list[tuple[str, tuple[str, ...]]] = []
     for keyword, limit in schema.items():
         if keyword in _ANNOTATIONS or (keyword == "type" and limit == "object"):
@@ -159,7 +160,7 @@ def _object(schema: Mapping[str, Any], formats: Mapping[str, Callable[[object], 
             extra = _value(limit, formats)
         elif keyword == "allOf":
             for part in limit:
-                _rule(part, groups, dependents)
+                _rule(part, groups, exclusive, dependents)
         else:
             raise _Unsupported(keyword)
 
@@ -179,6 +180,9 @@ def _object(schema: Mapping[str, Any], formats: Mapping[str, Callable[[object], 
         for group in groups:
             if not any(name in value for name in group):
                 return False
+        for group in exclusive:
+            if sum(name in value for name in group) != 1:
+                return False
         for when, needs in dependents:
             if when in value and not all(name in value for name in needs):
                 return False
@@ -190,16 +194,18 @@ def _object(schema: Mapping[str, Any], formats: Mapping[str, Callable[[object], 
 def _rule(
     part: Mapping[str, Any],
     groups: list[tuple[str, ...]],
+    exclusive: list[tuple[str, ...]],
     dependents: list[tuple[str, tuple[str, ...]]],
 ) -> None:
     keywords = set(part) - _ANNOTATIONS
-    if keywords == {"anyOf"}:
+    if keywords in ({"anyOf"}, {"oneOf"}):
+        (keyword,) = keywords
         names = []
-        for option in part["anyOf"]:
+        for option in part[keyword]:
             if set(option) != {"required"} or len(option["required"]) != 1:
-                raise _Unsupported("anyOf")
+                raise _Unsupported(keyword)
             names.append(option["required"][0])
-        groups.append(tuple(names))
+        (groups if keyword == "anyOf" else exclusive).append(tuple(names))
     elif keywords == {"dependentRequired"}:
         dependents.extend((when, tuple(needs)) for when, needs in part["dependentRequired"].items())
     else:

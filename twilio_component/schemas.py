@@ -94,6 +94,8 @@ def rule_schema(rule: Mapping[str, Any]) -> dict[str, Any]:
     message = rule.get("message", "")
     if rule["rule"] == "one_of":
         return {"anyOf": [{"required": [n]} for n in names], "description": message}
+    if rule["rule"] == "exactly_one":
+        return {"oneOf": [{"required": [n]} for n in names], "description": message}
     if rule["rule"] == "requires" and "equals" not in rule:
         return {"dependentRequired": {rule["when"]: names}, "description": message}
     return {}

@@ -209,8 +209,13 @@ class ObjectValidator:
                 if need not in instance
             ]
             return [Problem(n, reason) for n in missing] or [Problem("", reason)]
-        if keyword == "anyOf":
+        if keyword in ("anyOf", "oneOf"):
             names = [s["required"][0] for s in limit]
+            given = [n for n in names if n in instance]
+            if len(given) > 1:  # oneOf: more than one given
+                listed = ", ".join(names[:-1]) + f" or {names[-1]}"
+                reason = f"is given with {', '.join(given[:-1])}: give only one of {listed}"
+                return [Problem(given[-1], reason)]
             reason = schema.get("description") or f"one of {', '.join(names)} is required"
             return [Problem(names[0], reason)]
         return [Problem("", error.message)]

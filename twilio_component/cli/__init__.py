@@ -11,7 +11,16 @@ from collections.abc import Mapping, Sequence
 from contextlib import redirect_stderr, redirect_stdout
 from typing import TYPE_CHECKING, TextIO
 
-from twilio_component.cli import campaign, describe, distributed, listen, run, sandbox, send
+from twilio_component.cli import (
+    call,
+    campaign,
+    describe,
+    distributed,
+    listen,
+    run,
+    sandbox,
+    send,
+)
 from twilio_component.cli.console import (
     EPILOG,
     EXIT_OTHER,
@@ -47,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     send.add(commands)
+    call.add(commands)
     run.add(commands)
     listen.add(commands)
     campaign.add(commands)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from twilio_component.cli.target import target
 from twilio_component.twilio.errors import OutcomeUnknownError
 
 if TYPE_CHECKING:
+    from twilio_component.cli.target import Connections
     from twilio_component.host import Host
 
 
@@ -70,39 +71,57 @@ def send(args: argparse.Namespace, console: Console, environ: Mapping[str, str])
     """send: run one step and print its output object."""
     step_type = args.action if "/" in args.action else f"twilio/v1/{args.action}"
     with target(args, console, environ) as (host, connections):
-        parameters: dict[str, Any] = {}
-        if args.to is not None:
-            parameters["To"] = args.to
-        if args.from_ is not None:
-            parameters["From"] = args.from_
-        if args.body is not None:
-            parameters["Body"] = args.body
-        flagged = {"To": "--to", "From": "--from", "Body": "--body"}
-        for name, text in pairs(args.param, "--param"):
-            value = parameter_value(host, step_type, name, text)
-            if name in parameters and is_list(host, step_type, name):
-                parameters[name].append(value)
-            elif is_list(host, step_type, name):
-                parameters[name] = [value]
-            elif name in parameters:
-                given = flagged.get(name, f"--param {name}=…")
-                raise UsageError(
-                    f"--param {name}: {name} is already given by {given}; give it once"
-                )
-            else:
-                parameters[name] = value
-        step = {"type": step_type, "parameters": parameters}
-        if step_type in host.step_types:
-            connection = connections.for_component(host.component_of(step_type))
-        else:
-            connection = {}  # the host names the unknown step type and what it can run
-        if args.key is not None and args.journal is None:
-            raise UsageError("--key needs --journal PATH (where the key's outcome is recorded)")
-        output = interruptible(
-            lambda: host.execute(step, connection=connection, key=args.key), parameters
-        )
+        flags = {"To": ("--to", args.to), "From": ("--from", args.from_)}
+        flags["Body"] = ("--body", args.body)
+        parameters = step_parameters(host, step_type, flags, args.param)
+        output = execute(args, host, connections, step_type, parameters)
     write_sent(console, output)
     return EXIT_OK
+
+
+def execute(
+    args: argparse.Namespace,
+    host: Host,
+    connections: Connections,
+    step_type: str,
+    parameters: Mapping[str, Any],
+) -> Any:
+    """Run one step (at most once for ``--key`` with ``--journal``); its output object."""
+    step = {"type": step_type, "parameters": dict(parameters)}
+    if step_type in host.step_types:
+        connection = connections.for_component(host.component_of(step_type))
+    else:
+        connection = {}  # the host names the unknown step type and what it can run
+    if args.key is not None and args.journal is None:
+        raise UsageError("--key needs --journal PATH (where the key's outcome is recorded)")
+    return interruptible(
+        lambda: host.execute(step, connection=connection, key=args.key), parameters
+    )
+
+
+def step_parameters(
+    host: Host,
+    step_type: str,
+    flags: Mapping[str, tuple[str, Any]],
+    params: Sequence[str],
+) -> dict[str, Any]:
+    """A step's parameters from its own flags (name → (flag, value or None)) and ``--param``
+    NAME=VALUE pairs, each typed as the step type's parameter; a list parameter repeats."""
+    parameters: dict[str, Any] = {
+        name: value for name, (_flag, value) in flags.items() if value is not None
+    }
+    for name, text in pairs(params, "--param"):
+        value = parameter_value(host, step_type, name, text)
+        if name in parameters and is_list(host, step_type, name):
+            parameters[name].append(value)
+        elif is_list(host, step_type, name):
+            parameters[name] = [value]
+        elif name in parameters:
+            given = flags[name][0] if name in flags else f"--param {name}=…"
+            raise UsageError(f"--param {name}: {name} is already given by {given}; give it once")
+        else:
+            parameters[name] = value
+    return parameters
 
 
 def interruptible(send: Callable[[], Any], parameters: Mapping[str, Any]) -> Any:
@@ -119,14 +138,14 @@ def interruptible(send: Callable[[], Any], parameters: Mapping[str, Any]) -> Any
         ) from None
 
 
-def write_sent(console: Console, output: Mapping[str, Any]) -> None:
+def write_sent(console: Console, output: Mapping[str, Any], *, what: str = "message") -> None:
     """Print the output of something sent; failing to print it does not unsend it."""
     try:
         console.result(output)
         console.out.flush()
     except (OSError, ValueError) as error:
         raise SentThenFailed(
-            f"the message was sent (SID {output.get('sid')}), but its output could not be "
+            f"the {what} was sent (SID {output.get('sid')}), but its output could not be "
             f"written ({type(error).__name__}: {error}); do not send it again"
         ) from None
 

@@ -26,7 +26,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -49,8 +49,28 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "2010-04-01"
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
-_MESSAGE_SID = re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}")
 _MASK = "********"
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A resource Twilio creates: its name in messages and the form of its SIDs."""
+
+    noun: str
+    sid: re.Pattern[str]
+
+    def sid_of(self, resource: Mapping[str, Any] | None) -> str | None:
+        """The SID of ``resource`` when it is a resource of this kind, else None."""
+        sid = resource.get("sid") if resource is not None else None
+        return sid if isinstance(sid, str) and self.sid.fullmatch(sid) else None
+
+    def verb(self, updated: bool) -> str:
+        """How a log line names the request."""
+        return "update" if updated else "create"
+
+
+_MESSAGE = _Kind("message", re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}"))
+_CALL = _Kind("call", re.compile(r"CA[0-9a-fA-F]{32}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,31 +150,77 @@ class TwilioClient:
         (RateLimitedError) when Twilio refused, RequestNotSentError when Twilio could not be
         reached, OutcomeUnknownError when the message may or may not exist.
         """
+        fields = dict(form)
+        sender = fields.get("From") or fields.get("MessagingServiceSid")
+        return self._create(_MESSAGE, _messages_path, credentials, form, sender=sender)
+
+    def create_call(
+        self, credentials: Credentials, form: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """POST a new call; return Twilio's Call resource. Never places it twice.
+
+        Raises as ``create_message`` does: a call whose request may have reached Twilio is
+        OutcomeUnknownError, never retried.
+        """
+        return self._create(_CALL, _calls_path, credentials, form, sender=dict(form).get("From"))
+
+    def update_call(
+        self, credentials: Credentials, sid: str, form: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """POST changes to a call (end it, new TwiML); return the Call resource.
+
+        Not repeated after an unknown outcome either: new TwiML restarts what the call runs.
+        """
+        if not _CALL.sid.fullmatch(sid):
+            raise ParameterError([Problem("Sid", f"{sid!r} is not a Call SID (CA…)")])
+        path = _calls_path(credentials.account_sid).removesuffix(".json") + f"/{sid}.json"
+        return self._create(_CALL, lambda _account: path, credentials, form, updated=True)
+
+    def fetch_call(self, credentials: Credentials, sid: str) -> dict[str, Any]:
+        """The Call resource ``sid`` as Twilio has it now."""
+        if not _CALL.sid.fullmatch(sid):
+            raise ParameterError([Problem("Sid", f"{sid!r} is not a Call SID (CA…)")])
+        path = _calls_path(credentials.account_sid).removesuffix(".json") + f"/{sid}.json"
+        return self._resource("GET", path, credentials)
+
+    def _create(
+        self,
+        kind: _Kind,
+        path_of: Callable[[str], str],
+        credentials: Credentials,
+        form: Sequence[tuple[str, str]],
+        *,
+        sender: str | None = None,
+        updated: bool = False,
+    ) -> dict[str, Any]:
+        """POST ``form``; the resource of ``kind`` Twilio answered, or why it is not known."""
         _check(credentials)
         body = _encode_form(form)
-        fields = dict(form)
-        to = fields.get("To")
-        sender = fields.get("From") or fields.get("MessagingServiceSid")
+        to = dict(form).get("To")
         outcome, attempted_at = self._exchange(
-            "POST", self.messages_url(credentials.account_sid), credentials, body
+            "POST", f"{self.base_url}{path_of(credentials.account_sid)}", credentials, body
         )
         status = outcome.status if isinstance(outcome, Answer) else None
+        expected = 200 if updated else 201
+        noun = kind.noun
         if isinstance(outcome, Failure):
             reason = outcome.reason
         elif 200 <= outcome.status < 300:
             resource = _json_object(outcome.body)
-            sid = _message_sid(resource)
-            if outcome.status == 201 and resource is not None and sid is not None:
+            sid = kind.sid_of(resource)
+            if outcome.status == expected and resource is not None and sid is not None:
                 return resource
-            if outcome.status == 201:
-                reason = "Twilio answered HTTP 201 (created) but not with a readable message"
+            if outcome.status == expected:
+                reason = f"Twilio answered HTTP {expected} but not with a readable {noun}"
             else:
                 reason = (
                     f"Twilio answered HTTP {outcome.status} {outcome.reason}".rstrip()
-                    + " instead of 201 Created, so whether the message was created is not known"
+                    + f" instead of {expected}, so whether the {noun} was "
+                    + ("changed" if updated else "created")
+                    + " is not known"
                 )
             reason = credentials.scrub(reason)
-            log.info("create message: outcome unknown (%s); not retried", reason)
+            log.info("%s %s: outcome unknown (%s); not retried", kind.verb(updated), noun, reason)
             raise OutcomeUnknownError(
                 reason, to=to, from_=sender, attempted_at=attempted_at, status=status, sid=sid
             )
@@ -162,7 +228,7 @@ class TwilioClient:
             raise _api_error(outcome, credentials)
         else:
             reason = credentials.scrub(_unknown_status(outcome))
-        log.info("create message: outcome unknown (%s); not retried", reason)
+        log.info("%s %s: outcome unknown (%s); not retried", kind.verb(updated), noun, reason)
         raise OutcomeUnknownError(
             reason, to=to, from_=sender, attempted_at=attempted_at, status=status
         )
@@ -310,6 +376,10 @@ def _messages_path(account_sid: str) -> str:
     return f"/{API_VERSION}/Accounts/{quote(account_sid, safe='')}/Messages.json"
 
 
+def _calls_path(account_sid: str) -> str:
+    return f"/{API_VERSION}/Accounts/{quote(account_sid, safe='')}/Calls.json"
+
+
 def _retry_after(value: str | None) -> float | None:
     """Seconds asked for by a Retry-After header, or None when it is absent or unreadable.
 
@@ -334,14 +404,6 @@ def _retry_after(value: str | None) -> float | None:
     if math.isnan(seconds):
         return None
     return min(max(0.0, seconds), 1e9)  # "inf" or a far date: more than any wait budget
-
-
-def _message_sid(resource: Mapping[str, Any] | None) -> str | None:
-    """The SID of a Message resource (SM… or MM…), or None when ``resource`` is not one."""
-    sid = resource.get("sid") if resource is not None else None
-    if isinstance(sid, str) and _MESSAGE_SID.fullmatch(sid):
-        return sid
-    return None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

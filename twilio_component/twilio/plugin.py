@@ -15,6 +15,17 @@ from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.pacing import TRAFFIC
 from twilio_component.twilio.rules import twilio_rules
 from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
+from twilio_component.twilio.voice import make_call, update_call
+
+#: The handler of each action of component.yaml.
+HANDLERS = {
+    "sendSMS": send_message,
+    "sendMessage": send_message,
+    "makeCall": make_call,
+    "updateCall": update_call,
+}
+#: Actions whose unknown outcome can be looked up in Twilio's log (keyed steps, campaigns).
+RECONCILED = ("sendSMS", "sendMessage")
 
 
 def message_sid(output: Mapping[str, Any]) -> str | None:
@@ -28,7 +39,7 @@ def register_components(register: Callable[[Component], None]) -> None:
     """Register the ``twilio/v1`` component described by component.yaml."""
     own_data = data_root(__name__.rpartition(".")[0])  # twilio_component/twilio/data in a wheel
     descriptor = load_descriptor(own_data / "component.yaml", name="component.yaml")
-    handlers = {action.name: send_message for action in descriptor.actions}
+    handlers = {action.name: HANDLERS[action.name] for action in descriptor.actions}
     register(
         Component(
             descriptor,
@@ -36,7 +47,7 @@ def register_components(register: Callable[[Component], None]) -> None:
             rules=twilio_rules(),
             shapes=SHAPES | TRIGGER_SHAPES,
             triggers=twilio_triggers(),
-            reconcilers={action.name: find_earlier_message for action in descriptor.actions},
+            reconcilers=dict.fromkeys(RECONCILED, find_earlier_message),
             receipt=message_sid,
             traffic=TRAFFIC,
             environment=twilio_environment(),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from twilio_component.errors import Problem
+from twilio_component.twilio.voice import phone_caller_id, spoken_rule, twiml_rule
 from twilio_component.validation import RuleCheck, parse_date_time, utc_stamp
 
 __all__ = [
@@ -136,4 +137,7 @@ def twilio_rules(clock: Clock = utc_now) -> dict[str, RuleCheck]:
         "requires": requires_when_equal,
         "same_channel": same_channel,
         "send_window": send_window(clock),
+        "twiml": twiml_rule,
+        "spoken_twiml": spoken_rule,
+        "phone_caller_id": phone_caller_id,
     }
