@@ -108,12 +108,12 @@ def test_voice_without_say_is_refused(host: Host) -> None:
 
 
 def test_update_call_takes_exactly_one_change(host: Host) -> None:
-    step = {"type": "twilio/v1/updateCall", "parameters": {"Sid": CALL_SID}}
-    assert "Status" in problems(host, step)
-    step["parameters"] |= {"Status": "completed", "Url": "https://example.com/t.xml"}
-    assert "Url" in problems(host, step)
-    step["parameters"] = {"Sid": CALL_SID, "Status": "answered"}
-    assert "Status" in problems(host, step)
+    def update(**parameters: str) -> dict[str, Any]:
+        return {"type": "twilio/v1/updateCall", "parameters": {"Sid": CALL_SID, **parameters}}
+
+    assert "Status" in problems(host, update())
+    assert "Url" in problems(host, update(Status="completed", Url="https://example.com/t.xml"))
+    assert "Status" in problems(host, update(Status="answered"))
 
 
 def test_invalid_calls_send_nothing(host: Host, twilio_sandbox: Sandbox) -> None:

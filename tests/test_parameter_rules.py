@@ -22,8 +22,9 @@ from twilio_component.resources import read_text
 from twilio_component.schemas import parameters_schema, rule_schema
 from twilio_component.twilio.messages import send_message
 from twilio_component.twilio.output import SHAPES
+from twilio_component.twilio.plugin import twilio_triggers
 from twilio_component.twilio.rules import twilio_rules
-from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
+from twilio_component.twilio.triggers import TRIGGER_SHAPES
 
 NOW = datetime(2030, 6, 1, 12, 0, 0, tzinfo=UTC)
 SERVICE = "MG" + "1" * 32

@@ -20,11 +20,16 @@ def raw() -> dict[str, Any]:
     return copy.deepcopy(yaml.safe_load(read_text("component.yaml")))
 
 
-def test_the_palette_lists_both_triggers_with_their_webhook_type() -> None:
+def test_the_palette_lists_every_trigger_with_its_webhook_type() -> None:
     entry = render("palette")
     assert isinstance(entry, dict)
     kinds = {t["name"]: t["type"] for t in entry["triggers"]}
-    assert kinds == {"newIncomingSMS": "DYNAMIC_WEBHOOK", "messageStatus": "STATIC_WEBHOOK"}
+    assert kinds == {
+        "newIncomingSMS": "DYNAMIC_WEBHOOK",
+        "messageStatus": "STATIC_WEBHOOK",
+        "newIncomingCall": "DYNAMIC_WEBHOOK",
+        "callStatus": "STATIC_WEBHOOK",
+    }
 
 
 def test_a_palette_trigger_has_its_form_and_output_like_an_action() -> None:
@@ -50,7 +55,12 @@ def test_trigger_events_are_open_objects() -> None:
 def test_the_json_schemas_include_each_triggers_parameters_and_event() -> None:
     schemas = render("jsonschema")
     assert isinstance(schemas, dict)
-    assert set(schemas["triggers"]) == {"newIncomingSMS", "messageStatus"}
+    assert set(schemas["triggers"]) == {
+        "newIncomingSMS",
+        "messageStatus",
+        "newIncomingCall",
+        "callStatus",
+    }
     assert schemas["triggers"]["newIncomingSMS"]["parameters"]["required"] == ["PhoneNumber"]
 
 
@@ -60,7 +70,7 @@ def test_the_json_schemas_include_each_triggers_parameters_and_event() -> None:
         (lambda d: d["triggers"][0].update(type="POLLING"), "$.triggers[0].type"),
         (lambda d: d["triggers"][1].pop("output"), "$.triggers[1]"),
         (lambda d: d["triggers"][1].update(name="sendSMS"), "$.triggers"),
-        (lambda d: d["triggers"].append(copy.deepcopy(d["triggers"][0])), "$.triggers[2].name"),
+        (lambda d: d["triggers"].append(copy.deepcopy(d["triggers"][0])), "$.triggers[4].name"),
     ],
 )
 def test_a_malformed_trigger_is_refused_with_its_path(change: Any, path: str) -> None:

@@ -25,6 +25,7 @@ from twilio_component.validation import text_problems
 if TYPE_CHECKING:
     from twilio_component.journal.store import Journal
     from twilio_component.triggers.protocol import (
+        Answering,
         EventLedger,
         Received,
         TriggerInvocation,
@@ -135,6 +136,13 @@ class Host:
         if not isinstance(parameters, Mapping):
             return [Problem("", "must be an object")]
         return entry.parameters.problems(parameters)
+
+    def answering(self, trigger_type: str) -> Answering | None:
+        """The trigger's handler when its webhook is answered with a workflow's ``answer``."""
+        from twilio_component.triggers.protocol import Answering
+
+        handler = self._registry.trigger_entry(trigger_type).handler
+        return handler if isinstance(handler, Answering) else None
 
     def trigger_events(self) -> dict[str, Mapping[str, Any]]:
         """Each trigger type's event definition (the descriptor's output tree)."""

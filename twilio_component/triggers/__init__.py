@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from twilio_component.triggers.ledger import MemoryLedger, settle
 from twilio_component.triggers.protocol import (
+    Answering,
     Event,
     EventLedger,
     Headers,
@@ -17,6 +18,7 @@ from twilio_component.triggers.protocol import (
 )
 
 __all__ = [
+    "Answering",
     "Event",
     "EventLedger",
     "Headers",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from twilio_component.component import Component
 from twilio_component.errors import ComponentError, StepError, TriggerConflictError
 from twilio_component.host import Host
-from twilio_component.triggers.protocol import WebhookRequest
+from twilio_component.triggers.protocol import WebhookAnswer, WebhookRequest
 from twilio_component.triggers.replaced import Replaced, state_folder
 from twilio_component.triggers.wsgi import TriggerApp
 from twilio_component.workflow import Workflow, WorkflowFailed
@@ -59,6 +59,7 @@ class Listener:
         self.connections = {name: connection_for(c) for name, c in used.items()}
         self.trigger_connection = self.connections[receiver.descriptor.name]
         self._execute = host.executor(self.connections, self.workflow.step_types)
+        self._answering = host.answering(self.trigger_type)
         self._replaced = Replaced(state_folder(), self._identity(receiver))
         self.out = out
         self.redact = redact
@@ -171,11 +172,13 @@ class Listener:
         self._replaced.forget()
         return Restored(True, f"{where}: the webhook it replaced is back.")
 
-    def run(self, event: Mapping[str, Any]) -> None:
-        """Run the workflow for one event and print one JSON line with what it did."""
+    def run(self, event: Mapping[str, Any]) -> WebhookAnswer | None:
+        """Run the workflow for one event and print one JSON line with what it did; the
+        workflow's answer to the webhook, when it has one and ran to the end."""
         line: dict[str, Any] = {"event": self.host.receipt(self.trigger_type, event)}
+        done = None
         try:
-            done = self.workflow.run(self._execute, event=event)
+            done = self.workflow.run(self._execute, event=event, answering=self._answering)
         except WorkflowFailed as failure:
             line.update(failure.run.as_json())
             line["error"] = f"task {failure.task!r} failed: {failure.error}"
@@ -184,6 +187,7 @@ class Listener:
         else:
             line.update(done.as_json())
         self.print(line)
+        return done.answer if done is not None else None
 
     def print(self, document: Mapping[str, Any], *, masked: bool = True) -> None:
         """One JSON line on stdout, whole even when runs overlap; secrets masked unless
@@ -197,9 +201,11 @@ class Listener:
         """The WSGI application serving this trigger at ``path``."""
         component = self.host.component_of_trigger(self.trigger_type).descriptor.name
 
-        def on_events(trigger_type: str, events: tuple[dict[str, Any], ...]) -> None:
-            for event in events:
-                self.run(event)
+        def on_events(
+            trigger_type: str, events: tuple[dict[str, Any], ...]
+        ) -> WebhookAnswer | None:
+            answers = [self.run(event) for event in events]
+            return answers[-1] if answers else None
 
         return TriggerApp(
             self.host,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from twilio_component.component import Connection, Runtime
 from twilio_component.descriptor import Trigger
 
 __all__ = [
+    "Answering",
     "Event",
     "EventLedger",
     "Headers",
@@ -142,6 +143,24 @@ class TriggerHandler(Protocol):
     def enable(self, invocation: TriggerInvocation, /, *, take_over: bool) -> dict[str, Any]: ...
 
     def disable(self, invocation: TriggerInvocation, state: Mapping[str, Any], /) -> None: ...
+
+
+@runtime_checkable
+class Answering(Protocol):
+    """A trigger handler whose service waits for content in the webhook's answer (a phone
+    call waits for what to say). The workflow's top-level ``answer`` is that content: its
+    references are filled in (each value through ``escape``) after the tasks ran, and the text
+    is answered through ``answer``. ``answer_problem`` checks a workflow's answer before it
+    runs, with every reference replaced by sample text."""
+
+    def answer_problem(self, text: str, /) -> str | None:
+        """Why ``text`` cannot be this service's answer, or None."""
+
+    def escape(self, text: str, /) -> str:
+        """A referenced value as it goes into the answer."""
+
+    def answer(self, text: str, /) -> WebhookAnswer:
+        """The webhook's answer carrying ``text``."""
 
 
 class EventLedger(Protocol):

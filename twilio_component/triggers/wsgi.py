@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from twilio_component.errors import ComponentError
-from twilio_component.triggers.protocol import WebhookRequest
+from twilio_component.triggers.protocol import WebhookAnswer, WebhookRequest
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 #: The largest webhook body read (Twilio's are a few kilobytes); larger ones are refused (413).
 MAX_BODY = 1 << 20
-#: Called with the trigger type and the new events of one request (none when duplicates).
-OnEvents = Callable[[str, tuple[dict[str, Any], ...]], None]
+#: Called with the trigger type and the new events of one request (none when duplicates);
+#: what it returns, when not None, is answered instead of the trigger's own answer.
+OnEvents = Callable[[str, tuple[dict[str, Any], ...]], "WebhookAnswer | None"]
 
 _REASONS = {200: "OK", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed"}
 
@@ -112,9 +113,9 @@ class TriggerApp:
         except ComponentError as error:
             log.error("%s: cannot receive: %s", trigger_type, error)
             return _answer(start_response, 500, b"the receiver is misconfigured\n")
-        if received.events:
-            self.on_events(trigger_type, received.events)
         answer = received.answer
+        if received.events:
+            answer = self.on_events(trigger_type, received.events) or answer
         return _answer(start_response, answer.status, answer.body, **dict(answer.headers))
 
     def _public(self, environ: WSGIEnvironment) -> str:

@@ -9,12 +9,13 @@ from twilio_component.component import Component
 from twilio_component.descriptor import load_descriptor
 from twilio_component.hookspecs import hookimpl
 from twilio_component.resources import data_root
+from twilio_component.twilio.call_triggers import CallStatuses, IncomingCalls
 from twilio_component.twilio.environment import twilio_environment
 from twilio_component.twilio.messages import find_earlier_message, send_message
 from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.pacing import TRAFFIC
 from twilio_component.twilio.rules import twilio_rules
-from twilio_component.twilio.triggers import TRIGGER_SHAPES, twilio_triggers
+from twilio_component.twilio.triggers import TRIGGER_SHAPES, IncomingMessages, MessageStatuses
 from twilio_component.twilio.voice import make_call, update_call
 
 #: The handler of each action of component.yaml.
@@ -24,14 +25,29 @@ HANDLERS = {
     "makeCall": make_call,
     "updateCall": update_call,
 }
+
+
+def twilio_triggers() -> dict[str, Any]:
+    """The handler of each trigger of component.yaml, by trigger name."""
+    return {
+        "newIncomingSMS": IncomingMessages(),
+        "messageStatus": MessageStatuses(),
+        "newIncomingCall": IncomingCalls(),
+        "callStatus": CallStatuses(),
+    }
+
+
 #: Actions whose unknown outcome can be looked up in Twilio's log (keyed steps, campaigns).
 RECONCILED = ("sendSMS", "sendMessage")
 
 
 def message_sid(output: Mapping[str, Any]) -> str | None:
-    """The SID of the message an output object or a trigger's event is about."""
-    sid = output.get("sid", output.get("messageSid"))
-    return sid if isinstance(sid, str) else None
+    """The SID of the message or call an output object or a trigger's event is about."""
+    for key in ("sid", "messageSid", "callSid"):
+        sid = output.get(key)
+        if isinstance(sid, str):
+            return sid
+    return None
 
 
 @hookimpl

@@ -137,60 +137,52 @@ def _media(fields: Mapping[str, list[str]]) -> list[dict[str, str | None]]:
     return found
 
 
-def _aliases(request: Request) -> tuple[str, ...]:
+def aliases(request: Request) -> tuple[str, ...]:
+    """Other identities of a delivery: Twilio's idempotency token, repeated on its retries."""
     token = request.headers.get(IDEMPOTENCY_HEADER)
     return (f"token {token}",) if token else ()
 
 
-def twilio_triggers() -> dict[str, IncomingMessages | MessageStatuses]:
-    """The handler of each trigger of component.yaml, by trigger name."""
-    return {"newIncomingSMS": IncomingMessages(), "messageStatus": MessageStatuses()}
+class NumberWebhook:
+    """A trigger that points one of the account's numbers at its webhook (a URL field and its
+    method field of the IncomingPhoneNumber) and puts back what was there."""
 
-
-class IncomingMessages:
-    """newIncomingSMS: one event per message received by the number (its SmsUrl points here)."""
-
-    def receive(self, request: Request, invocation: TriggerInvocation, /) -> Reception:
-        """Verify the webhook; the message is the event, its SID the identity."""
-        fields = verified_fields(request, invocation)
-        if fields is None:
-            return Reception(FORBIDDEN)
-        if for_someone_else(fields, invocation):
-            return Reception(NOT_OURS)
-        data = event_data(invocation.trigger.output, fields)
-        sid = data.get("messageSid") or fields.get("SmsSid", [""])[0]
-        if not sid:
-            return Reception(ACCEPTED)  # signed but not a message: nothing to run
-        return Reception(ACCEPTED, (Event(f"message {sid}", data, aliases=_aliases(request)),))
+    url_field = "sms_url"
+    method_field = "sms_method"
+    url_parameter = "SmsUrl"
+    method_parameter = "SmsMethod"
 
     def enable(self, invocation: TriggerInvocation, /, *, take_over: bool) -> dict[str, Any]:
-        """Point the number's SmsUrl (POST) at the webhook; return its previous SmsUrl/Method."""
+        """Point the number's URL (POST) at the webhook; return its previous URL and method."""
         client, number = self._number(invocation)
-        current = number.get("sms_url") or ""
+        current = number.get(self.url_field) or ""
         if current and current != invocation.webhook_url and not take_over:
             raise TriggerConflictError(
                 f"twilio/v1/{invocation.trigger.name}", number["phone_number"], current
             )
         state = {
             "sid": number["sid"],
-            "sms_url": current,
-            "sms_method": number.get("sms_method") or "POST",
+            self.url_field: current,
+            self.method_field: number.get(self.method_field) or "POST",
         }
-        form = [("SmsUrl", invocation.webhook_url), ("SmsMethod", "POST")]
+        form = [(self.url_parameter, invocation.webhook_url), (self.method_parameter, "POST")]
         client.update_incoming_number(credentials(invocation.connection), number["sid"], form)
         return state
 
     def disable(self, invocation: TriggerInvocation, state: Mapping[str, Any], /) -> None:
-        """Put the number's SmsUrl and SmsMethod back as they were before ``enable``, unless
-        it no longer points at this webhook (someone changed it since: TriggerConflictError,
-        and it is left as it is)."""
+        """Put the number's URL and method back as they were before ``enable``, unless it no
+        longer points at this webhook (someone changed it since: TriggerConflictError, and it
+        is left as it is)."""
         client, number = self._number(invocation)
-        current = number.get("sms_url") or ""
+        current = number.get(self.url_field) or ""
         if current != invocation.webhook_url:
             raise TriggerConflictError(
                 f"twilio/v1/{invocation.trigger.name}", number["phone_number"], current
             )
-        form = [("SmsUrl", str(state.get("sms_url", ""))), ("SmsMethod", str(state["sms_method"]))]
+        form = [
+            (self.url_parameter, str(state.get(self.url_field, ""))),
+            (self.method_parameter, str(state[self.method_field])),
+        ]
         client.update_incoming_number(credentials(invocation.connection), number["sid"], form)
 
     @staticmethod
@@ -214,6 +206,23 @@ class IncomingMessages:
         return client, found[0]
 
 
+class IncomingMessages(NumberWebhook):
+    """newIncomingSMS: one event per message received by the number (its SmsUrl points here)."""
+
+    def receive(self, request: Request, invocation: TriggerInvocation, /) -> Reception:
+        """Verify the webhook; the message is the event, its SID the identity."""
+        fields = verified_fields(request, invocation)
+        if fields is None:
+            return Reception(FORBIDDEN)
+        if for_someone_else(fields, invocation):
+            return Reception(NOT_OURS)
+        data = event_data(invocation.trigger.output, fields)
+        sid = data.get("messageSid") or fields.get("SmsSid", [""])[0]
+        if not sid:
+            return Reception(ACCEPTED)  # signed but not a message: nothing to run
+        return Reception(ACCEPTED, (Event(f"message {sid}", data, aliases=aliases(request)),))
+
+
 class MessageStatuses:
     """messageStatus: one event per new status of a message (StatusCallback points here)."""
 
@@ -234,7 +243,7 @@ class MessageStatuses:
             data,
             sequence=f"message {sid}",
             rank=rank,
-            aliases=_aliases(request),
+            aliases=aliases(request),
         )
         return Reception(ACCEPTED, (event,))
 

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
 from twilio_component.errors import Problem
-from twilio_component.workflow.references import PATH, is_whole_reference, references
+from twilio_component.triggers.protocol import Answering
+from twilio_component.workflow.references import PATH, fill, is_whole_reference, references
 
 __all__ = [
     "TRIGGER",
@@ -48,6 +49,9 @@ class Steps(StepSchemas, Protocol):
     def receipt(self, step_type: str, output: Mapping[str, Any]) -> str | None:
         """What names the thing an output says was done (a message's ID), if anything."""
 
+    def answering(self, trigger_type: str) -> Answering | None:
+        """The trigger's handler when its webhook is answered with the workflow's answer."""
+
 
 #: Whether a workflow may have a trigger: ``run`` refuses one, ``validate`` takes either,
 #: ``listen`` needs one.
@@ -77,6 +81,8 @@ def check_workflow(
             Problem(f"trigger.parameters.{p.path}", p.reason)
             for p in steps.check_trigger(event["type"], event.get("parameters", {}))
         ]
+    if "answer" in document:
+        problems.extend(_answer_problems(document["answer"], event, steps))
     for index, task in enumerate(document["tasks"]):
         given = task.get("parameters", {})
         referenced = {k for k, v in given.items() if references(v)}
@@ -85,6 +91,26 @@ def check_workflow(
             if p.path.split("[")[0] not in referenced:
                 problems.append(Problem(f"tasks[{index}].parameters.{p.path}", p.reason))
     return problems
+
+
+def _answer_problems(answer: object, event: object, steps: Steps) -> list[Problem]:
+    """Problems of a workflow's ``answer``: the text its trigger's webhook is answered with,
+    checked by the trigger with every reference replaced by sample text."""
+    if not isinstance(answer, str):
+        return [Problem("answer", "must be text (the answer to the trigger's webhook)")]
+    if not isinstance(event, Mapping):
+        return [Problem("answer", "is what a trigger's webhook is answered; add a trigger")]
+    answering = steps.answering(event["type"])
+    if answering is None:
+        return [
+            Problem(
+                "answer",
+                f"{event['type']} answers its webhook itself; remove answer "
+                "(only a trigger that waits for content, such as an incoming call, takes one)",
+            )
+        ]
+    reason = answering.answer_problem(fill(answer, lambda _path: "sample", answering.escape))
+    return [] if reason is None else [Problem("answer", reason)]
 
 
 def is_workflow(document: object) -> bool:
@@ -171,13 +197,27 @@ def workflow_problems(
             if not found and schemas is not None:
                 found = _field_problems(ref, outputs, f"outputs[{index}].value", whole=False)
             problems.extend(found)
+    for ref in references(document.get("answer")):
+        found = _reference_problems(ref, names, "answer")
+        if not found and schemas is not None:
+            found = _field_problems(ref, outputs, "answer", whole=False)
+        problems.extend(found)
     return problems
 
 
 #: The name workflow references use for the event that started the run: ``${trigger.from}``.
 TRIGGER = "trigger"
 #: What a workflow file may hold at its top level.
-WORKFLOW_KEYS = ("name", "label", "description", "inputs", "trigger", "tasks", "outputs")
+WORKFLOW_KEYS = (
+    "name",
+    "label",
+    "description",
+    "inputs",
+    "trigger",
+    "tasks",
+    "outputs",
+    "answer",
+)
 
 
 def _trigger_problems(

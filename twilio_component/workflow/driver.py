@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from twilio_component.errors import ComponentError, Problem, StepError, WorkflowError
+from twilio_component.triggers.protocol import Answering, WebhookAnswer
 from twilio_component.workflow.checks import (
     TRIGGER,
     Steps,
@@ -16,7 +17,7 @@ from twilio_component.workflow.checks import (
     declared_outputs,
     input_names,
 )
-from twilio_component.workflow.references import resolve, typed_input
+from twilio_component.workflow.references import fill, lookup, resolve, typed_input
 
 __all__ = ["Execute", "Workflow", "WorkflowFailed", "WorkflowRun", "run_key"]
 
@@ -59,12 +60,15 @@ class Workflow:
         inputs: Mapping[str, Any] | None = None,
         event: Mapping[str, Any] | None = None,
         run_id: str | None = None,
+        answering: Answering | None = None,
     ) -> WorkflowRun:
         """Run every task in order; raise WorkflowFailed (with what finished) if one fails.
 
         ``event`` is what started the run (a trigger's event), referenced as ``${trigger.…}``.
         With ``run_id`` each task runs under ``run_key(run_id, task)``: running the same ID
-        again returns the recorded outputs and sends only what was not sent.
+        again returns the recorded outputs and sends only what was not sent. With
+        ``answering`` (the trigger's handler), the workflow's ``answer`` is filled in last and
+        kept in ``WorkflowRun.answer``.
         """
         scope = _inputs(self.document, inputs or {})
         if event is not None:
@@ -87,6 +91,14 @@ class Workflow:
                 run.outputs[out["name"]] = resolve(out.get("value"), scope)
             except StepError as error:
                 raise WorkflowFailed(f"outputs.{out['name']}", error, run, receipts) from None
+        template = self.document.get("answer")
+        if answering is not None and isinstance(template, str):
+            try:
+                text = fill(template, lambda path: lookup(path, scope), answering.escape)
+            except StepError as error:
+                raise WorkflowFailed("answer", error, run, receipts) from None
+            run.answer_text = text
+            run.answer = answering.answer(text)
         return run
 
 
@@ -127,10 +139,16 @@ class WorkflowRun:
 
     tasks: dict[str, Any] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: The trigger's webhook answer made of the workflow's ``answer``, and its text.
+    answer: WebhookAnswer | None = None
+    answer_text: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        """The run as printed by ``twilio-component run``."""
-        return {"tasks": self.tasks, "outputs": self.outputs}
+        """The run as printed by ``twilio-component run`` (and ``listen``, with its answer)."""
+        done: dict[str, Any] = {"tasks": self.tasks, "outputs": self.outputs}
+        if self.answer_text is not None:
+            done["answer"] = self.answer_text
+        return done
 
 
 class WorkflowFailed(ComponentError):

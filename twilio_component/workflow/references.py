@@ -5,12 +5,20 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from twilio_component.errors import StepError
 
-__all__ = ["REFERENCE", "is_whole_reference", "references", "resolve", "typed_input"]
+__all__ = [
+    "REFERENCE",
+    "fill",
+    "is_whole_reference",
+    "lookup",
+    "references",
+    "resolve",
+    "typed_input",
+]
 
 # ``${name.field}``; ``$${`` writes a literal ``${`` (group 1 is then "$").
 REFERENCE = re.compile(r"\$(\$?)\{([^}]*)\}")
@@ -66,20 +74,38 @@ def resolve(value: Any, scope: Mapping[str, Any]) -> Any:
     A string that is exactly one reference takes the referenced value as it is (an object stays an
     object); references inside longer text are replaced by their text.
     """
+    return _resolve(value, lambda path: _lookup(path, scope))
+
+
+def fill(template: str, value_of: Callable[[str], Any], escape: Callable[[str], str]) -> str:
+    """``template`` with every reference replaced by the text of ``value_of(path)``, escaped
+    (e.g. for XML), and ``$${`` by ``${``: the text a workflow's ``answer`` becomes."""
+    return REFERENCE.sub(
+        lambda m: "${" + m.group(2) + "}" if m.group(1) else escape(_text(value_of(m.group(2)))),
+        template,
+    )
+
+
+def lookup(path: str, scope: Mapping[str, Any]) -> Any:
+    """The value ``${path}`` refers to in ``scope``; StepError naming what is missing."""
+    return _lookup(path.strip(), scope)
+
+
+def _resolve(value: Any, value_of: Callable[[str], Any]) -> Any:
     if isinstance(value, str):
         whole = REFERENCE.fullmatch(value)
         if whole and not whole.group(1):
-            return _lookup(whole.group(2).strip(), scope)
+            return value_of(whole.group(2).strip())
         return REFERENCE.sub(
             lambda m: (
-                "${" + m.group(2) + "}" if m.group(1) else _text(_lookup(m.group(2).strip(), scope))
+                "${" + m.group(2) + "}" if m.group(1) else _text(value_of(m.group(2).strip()))
             ),
             value,
         )
     if isinstance(value, list):
-        return [resolve(item, scope) for item in value]
+        return [_resolve(item, value_of) for item in value]
     if isinstance(value, Mapping):
-        return {k: resolve(v, scope) for k, v in value.items()}
+        return {k: _resolve(v, value_of) for k, v in value.items()}
     return value
 
 
