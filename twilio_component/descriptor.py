@@ -52,6 +52,8 @@ class Action:
     properties: tuple[Property, ...]
     rules: tuple[Mapping[str, Any], ...]
     output: Mapping[str, Any] = field(repr=False)
+    #: The action only reads (a lookup, a fetch): it sends, creates and changes nothing.
+    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +170,7 @@ def parse_descriptor(
                 properties=_properties(a["properties"]),
                 rules=tuple(a.get("rules", ())),
                 output=a["output"],
+                read_only=bool(a.get("readOnly", False)),
             )
             for a in data["actions"]
         ),

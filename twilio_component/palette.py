@@ -110,13 +110,16 @@ def _action(action: Action) -> dict[str, Any]:
             "sampleOutput": sample_output(action),
         }
 
-    return {
+    entry = {
         "name": action.name,
         "title": action.title,
         "description": action.description,
         "properties": [property_entry(p) for p in action.properties],
         "outputDefinition": {**output(), "outputResponse": output()},
     }
+    if action.read_only:
+        entry["metadata"] = {"readOnly": True}
+    return entry
 
 
 def _trigger(trigger: Trigger) -> dict[str, Any]:

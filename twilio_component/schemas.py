@@ -136,7 +136,9 @@ def _output_object(properties: Iterable[Mapping[str, Any]], *, nullable: bool) -
     return {
         "type": "object",
         "additionalProperties": False,
-        "properties": {p["name"]: _output_value(p, nullable=nullable) for p in props},
+        "properties": {
+            p["name"]: _output_value(p, nullable=nullable or bool(p.get("nullable"))) for p in props
+        },
         "required": [p["name"] for p in props],
     }
 

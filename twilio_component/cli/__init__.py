@@ -20,6 +20,7 @@ from twilio_component.cli import (
     run,
     sandbox,
     send,
+    verify,
 )
 from twilio_component.cli.console import (
     EPILOG,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     send.add(commands)
     call.add(commands)
+    verify.add(commands)
     run.add(commands)
     listen.add(commands)
     campaign.add(commands)

@@ -22,26 +22,23 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import json
 import logging
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from twilio_component.errors import ConnectionConfigError, ParameterError, Problem
-from twilio_component.twilio.endpoint import resolve_base_url
+from twilio_component.twilio.endpoint import product_base_url, resolve_base_url
 from twilio_component.twilio.errors import (
     OutcomeUnknownError,
-    RateLimitedError,
     RequestNotSentError,
-    TwilioAPIError,
     TwilioError,
 )
+from twilio_component.twilio.replies import api_error, json_object, retry_after, unknown_status
 from twilio_component.twilio.settings import Settings
 from twilio_component.twilio.transport import Answer, Failure, Transport
 
@@ -58,19 +55,18 @@ class _Kind:
 
     noun: str
     sid: re.Pattern[str]
+    #: How a log line names the request.
+    verb: str = "create"
 
     def sid_of(self, resource: Mapping[str, Any] | None) -> str | None:
         """The SID of ``resource`` when it is a resource of this kind, else None."""
         sid = resource.get("sid") if resource is not None else None
         return sid if isinstance(sid, str) and self.sid.fullmatch(sid) else None
 
-    def verb(self, updated: bool) -> str:
-        """How a log line names the request."""
-        return "update" if updated else "create"
-
 
 _MESSAGE = _Kind("message", re.compile(r"(?:SM|MM)[0-9a-fA-F]{32}"))
 _CALL = _Kind("call", re.compile(r"CA[0-9a-fA-F]{32}"))
+_VERIFICATION = _Kind("verification", re.compile(r"VE[0-9a-fA-F]{32}"), verb="verify")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +122,8 @@ class TwilioClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base_url = resolve_base_url(settings.base_url, settings.environ)
+        self.verify_url = product_base_url(self.base_url, "verify")
+        self.lookups_url = product_base_url(self.base_url, "lookups")
         self._transport = Transport(settings, self.base_url)
 
     def __repr__(self) -> str:
@@ -152,7 +150,8 @@ class TwilioClient:
         """
         fields = dict(form)
         sender = fields.get("From") or fields.get("MessagingServiceSid")
-        return self._create(_MESSAGE, _messages_path, credentials, form, sender=sender)
+        url = self.messages_url(credentials.account_sid)
+        return self._post(_MESSAGE, url, credentials, form, sender=sender)
 
     def create_call(
         self, credentials: Credentials, form: Sequence[tuple[str, str]]
@@ -162,7 +161,8 @@ class TwilioClient:
         Raises as ``create_message`` does: a call whose request may have reached Twilio is
         OutcomeUnknownError, never retried.
         """
-        return self._create(_CALL, _calls_path, credentials, form, sender=dict(form).get("From"))
+        url = f"{self.base_url}{_calls_path(credentials.account_sid)}"
+        return self._post(_CALL, url, credentials, form, sender=dict(form).get("From"))
 
     def update_call(
         self, credentials: Credentials, sid: str, form: Sequence[tuple[str, str]]
@@ -171,64 +171,86 @@ class TwilioClient:
 
         Not repeated after an unknown outcome either: new TwiML restarts what the call runs.
         """
-        if not _CALL.sid.fullmatch(sid):
-            raise ParameterError([Problem("Sid", f"{sid!r} is not a Call SID (CA…)")])
-        path = _calls_path(credentials.account_sid).removesuffix(".json") + f"/{sid}.json"
-        return self._create(_CALL, lambda _account: path, credentials, form, updated=True)
+        url = f"{self.base_url}{_item_path(_calls_path, credentials, _CALL, sid)}"
+        return self._post(_CALL, url, credentials, form, accepted=(200,), done="changed")
 
     def fetch_call(self, credentials: Credentials, sid: str) -> dict[str, Any]:
         """The Call resource ``sid`` as Twilio has it now."""
-        if not _CALL.sid.fullmatch(sid):
-            raise ParameterError([Problem("Sid", f"{sid!r} is not a Call SID (CA…)")])
-        path = _calls_path(credentials.account_sid).removesuffix(".json") + f"/{sid}.json"
+        return self._resource("GET", _item_path(_calls_path, credentials, _CALL, sid), credentials)
+
+    def fetch_message(self, credentials: Credentials, sid: str) -> dict[str, Any]:
+        """The Message resource ``sid`` as Twilio has it now."""
+        path = _item_path(_messages_path, credentials, _MESSAGE, sid)
         return self._resource("GET", path, credentials)
 
-    def _create(
+    def start_verification(
+        self, credentials: Credentials, service_sid: str, form: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """POST a verification (Verify sends a code): never twice, like a message."""
+        url = f"{self.verify_url}/v2/Services/{_sid(service_sid, 'VA', 'ServiceSid')}/Verifications"
+        return self._post(_VERIFICATION, url, credentials, form, sender=service_sid)
+
+    def check_verification(
+        self, credentials: Credentials, service_sid: str, form: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """POST a code to check; each check counts against Verify's five, so never twice."""
+        sid = _sid(service_sid, "VA", "ServiceSid")
+        url = f"{self.verify_url}/v2/Services/{sid}/VerificationCheck"
+        return self._post(
+            _VERIFICATION, url, credentials, form, accepted=(200, 201), done="checked"
+        )
+
+    def lookup(
+        self, credentials: Credentials, number: str, query: Sequence[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """Lookup v2's answer about ``number`` (E.164 or national with CountryCode)."""
+        path = f"/v2/PhoneNumbers/{quote(number, safe='')}"
+        if query:
+            path += "?" + urlencode(query)
+        return self._resource("GET", path, credentials, base=self.lookups_url)
+
+    def _post(
         self,
         kind: _Kind,
-        path_of: Callable[[str], str],
+        url: str,
         credentials: Credentials,
         form: Sequence[tuple[str, str]],
         *,
         sender: str | None = None,
-        updated: bool = False,
+        accepted: tuple[int, ...] = (201,),
+        done: str = "created",
     ) -> dict[str, Any]:
         """POST ``form``; the resource of ``kind`` Twilio answered, or why it is not known."""
         _check(credentials)
         body = _encode_form(form)
         to = dict(form).get("To")
-        outcome, attempted_at = self._exchange(
-            "POST", f"{self.base_url}{path_of(credentials.account_sid)}", credentials, body
-        )
+        outcome, attempted_at = self._exchange("POST", url, credentials, body)
         status = outcome.status if isinstance(outcome, Answer) else None
-        expected = 200 if updated else 201
         noun = kind.noun
         if isinstance(outcome, Failure):
             reason = outcome.reason
         elif 200 <= outcome.status < 300:
-            resource = _json_object(outcome.body)
+            resource = json_object(outcome.body)
             sid = kind.sid_of(resource)
-            if outcome.status == expected and resource is not None and sid is not None:
+            if outcome.status in accepted and resource is not None and sid is not None:
                 return resource
-            if outcome.status == expected:
-                reason = f"Twilio answered HTTP {expected} but not with a readable {noun}"
+            if outcome.status in accepted:
+                reason = f"Twilio answered HTTP {outcome.status} but not with a readable {noun}"
             else:
                 reason = (
                     f"Twilio answered HTTP {outcome.status} {outcome.reason}".rstrip()
-                    + f" instead of {expected}, so whether the {noun} was "
-                    + ("changed" if updated else "created")
-                    + " is not known"
+                    + f" instead of {accepted[0]}, so whether the {noun} was {done} is not known"
                 )
             reason = credentials.scrub(reason)
-            log.info("%s %s: outcome unknown (%s); not retried", kind.verb(updated), noun, reason)
+            log.info("%s %s: outcome unknown (%s); not retried", kind.verb, noun, reason)
             raise OutcomeUnknownError(
                 reason, to=to, from_=sender, attempted_at=attempted_at, status=status, sid=sid
             )
         elif 400 <= outcome.status < 500:
-            raise _api_error(outcome, credentials)
+            raise api_error(outcome, credentials)
         else:
-            reason = credentials.scrub(_unknown_status(outcome))
-        log.info("%s %s: outcome unknown (%s); not retried", kind.verb(updated), noun, reason)
+            reason = credentials.scrub(unknown_status(outcome))
+        log.info("%s %s: outcome unknown (%s); not retried", kind.verb, noun, reason)
         raise OutcomeUnknownError(
             reason, to=to, from_=sender, attempted_at=attempted_at, status=status
         )
@@ -246,11 +268,11 @@ class TwilioClient:
             if isinstance(outcome, Failure):
                 raise TwilioError(f"listing messages failed: {outcome.reason}")
             if 400 <= outcome.status < 500:
-                raise _api_error(outcome, credentials)
-            page = _json_object(outcome.body) if outcome.status == 200 else None
+                raise api_error(outcome, credentials)
+            page = json_object(outcome.body) if outcome.status == 200 else None
             if page is None:
                 raise TwilioError(
-                    f"listing messages failed: {credentials.scrub(_unknown_status(outcome))}"
+                    f"listing messages failed: {credentials.scrub(unknown_status(outcome))}"
                 )
             messages = page.get("messages")
             if isinstance(messages, list):
@@ -283,20 +305,26 @@ class TwilioClient:
         return self._resource("POST", path, credentials, _encode_form(form))
 
     def _resource(
-        self, method: str, path: str, credentials: Credentials, body: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        credentials: Credentials,
+        body: bytes | None = None,
+        *,
+        base: str | None = None,
     ) -> dict[str, Any]:
         """One JSON resource: Twilio's refusal raises TwilioAPIError, anything else TwilioError."""
         _check(credentials)
-        outcome, _at = self._exchange(method, f"{self.base_url}{path}", credentials, body)
+        outcome, _at = self._exchange(method, f"{base or self.base_url}{path}", credentials, body)
         if isinstance(outcome, Failure):
             raise TwilioError(f"{method} {path.split('?', maxsplit=1)[0]} failed: {outcome.reason}")
         if 400 <= outcome.status < 500:
-            raise _api_error(outcome, credentials)
-        resource = _json_object(outcome.body) if 200 <= outcome.status < 300 else None
+            raise api_error(outcome, credentials)
+        resource = json_object(outcome.body) if 200 <= outcome.status < 300 else None
         if resource is None:
             raise TwilioError(
                 f"{method} {path.split('?', maxsplit=1)[0]} failed: "
-                f"{credentials.scrub(_unknown_status(outcome))}"
+                f"{credentials.scrub(unknown_status(outcome))}"
             )
         return resource
 
@@ -319,10 +347,10 @@ class TwilioClient:
                 return outcome, attempted_at
             if isinstance(outcome, Answer) and outcome.status != 429:
                 return outcome, attempted_at
-            retry_after = None
+            asked = None
             if isinstance(outcome, Answer):
-                retry_after = _retry_after(outcome.headers.get("Retry-After"))
-            delay = retry_after if retry_after is not None else policy.backoff(attempt - 1)
+                asked = retry_after(outcome.headers.get("Retry-After"))
+            delay = asked if asked is not None else policy.backoff(attempt - 1)
             delay = delay if math.isfinite(delay) and delay > 0 else 0.0
             final = (
                 attempt >= policy.max_attempts
@@ -330,8 +358,8 @@ class TwilioClient:
                 or (isinstance(outcome, Failure) and not outcome.transient)
             )
             if final and isinstance(outcome, Answer):
-                raise _api_error(
-                    outcome, credentials, attempts=attempt, waited=waited, retry_after=retry_after
+                raise api_error(
+                    outcome, credentials, attempts=attempt, waited=waited, retry_after=asked
                 )
             if final and isinstance(outcome, Failure):
                 raise RequestNotSentError(outcome.reason, base_url=self.base_url, attempts=attempt)
@@ -380,76 +408,17 @@ def _calls_path(account_sid: str) -> str:
     return f"/{API_VERSION}/Accounts/{quote(account_sid, safe='')}/Calls.json"
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds asked for by a Retry-After header, or None when it is absent or unreadable.
-
-    Either delay-seconds (``120``) or an HTTP date (RFC 7231: IMF-fixdate ``Wed, 21 Oct 2026
-    07:28:00 GMT``, or the obsolete RFC 850 and asctime forms), read as the seconds from now
-    until then, 0 when it has passed. A date without a zone is GMT, as HTTP dates always are.
-    The caller bounds the wait as every wait: beyond the policy's budget, no retry.
-    """
-    text = (value or "").strip()
-    if not text:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if math.isnan(seconds):
-        return None
-    return min(max(0.0, seconds), 1e9)  # "inf" or a far date: more than any wait budget
+def _item_path(
+    list_path: Callable[[str], str], credentials: Credentials, kind: _Kind, sid: str
+) -> str:
+    """The path of one resource of a list, its SID checked first (ParameterError)."""
+    if not kind.sid.fullmatch(sid):
+        raise ParameterError([Problem("Sid", f"{sid!r} is not a {kind.noun} SID")])
+    return list_path(credentials.account_sid).removesuffix(".json") + f"/{sid}.json"
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _unknown_status(answer: Answer) -> str:
-    status = answer.status
-    if 300 <= status < 400:
-        return f"HTTP {status}, a redirect, which is never followed"
-    error = _json_object(answer.body) or {}
-    message = _text(error.get("message"))
-    if message:
-        return f"Twilio answered HTTP {status}: {message[:300]}"
-    kind = answer.headers.get("Content-Type", "").split(";")[0] or "no content type"
-    return f"HTTP {status} {answer.reason} ({kind}) from a gateway or proxy on the way to Twilio"
-
-
-def _api_error(
-    answer: Answer,
-    credentials: Credentials,
-    *,
-    attempts: int = 1,
-    waited: float = 0.0,
-    retry_after: float | None = None,
-) -> TwilioAPIError:
-    error = _json_object(answer.body) or {}
-    code = error.get("code")
-    scrub = credentials.scrub
-    message = scrub(_text(error.get("message")) or answer.reason or f"HTTP {answer.status}")
-    details: dict[str, Any] = {
-        "status": answer.status,
-        "code": code if isinstance(code, int) and not isinstance(code, bool) else None,
-        "more_info": scrub(more) if (more := _text(error.get("more_info"))) else None,
-        "detail": scrub(detail) if (detail := _text(error.get("detail"))) else None,
-    }
-    if answer.status == 429:
-        return RateLimitedError(
-            message, attempts=attempts, retry_after=retry_after, waited=waited, **details
-        )
-    return TwilioAPIError(message, **details)
+def _sid(value: str, prefix: str, name: str) -> str:
+    """``value`` when it is a SID with ``prefix``; ParameterError naming ``name`` otherwise."""
+    if not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value):
+        raise ParameterError([Problem(name, f"{value!r} is not {prefix} and 32 hex digits")])
+    return value

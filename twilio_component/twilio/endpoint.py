@@ -6,7 +6,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from twilio_component.errors import ConnectionConfigError, Problem
 
@@ -83,6 +83,20 @@ def resolve_base_url(base_url: str | None, environ: Mapping[str, str] | None = N
     if problem:
         raise ConnectionConfigError([Problem("TWILIO_API_BASE_URL", problem)])
     return url.rstrip("/")
+
+
+def product_base_url(api_base: str, product: str) -> str:
+    """The root of another Twilio product (``verify``, ``lookups``) beside the API root: on
+    Twilio's own hosts the first label changes (``api.sydney.au1.twilio.com`` becomes
+    ``verify.sydney.au1.twilio.com``, as the SDKs route regions and edges); any other root (a
+    sandbox, a proxy) serves every product itself and is kept."""
+    parts = urlsplit(api_base)
+    host = (parts.hostname or "").lower()
+    first, _, rest = host.partition(".")
+    if first != "api" or not (rest == "twilio.com" or rest.endswith(".twilio.com")):
+        return api_base
+    netloc = f"{product}.{rest}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def without_userinfo(url: str) -> str:

@@ -61,17 +61,25 @@ def credentials(connection: Connection) -> Credentials:
     return Credentials(connection["username"], connection["username"], connection["password"])
 
 
+def client_and_plan(
+    invocation: Invocation,
+) -> tuple[TwilioClient, tuple[tuple[str, str, Convert], ...]]:
+    """The host's Twilio client and the action's output plan, each made once per host."""
+    runtime = invocation.runtime
+    client = runtime.shared("twilio.client", lambda: TwilioClient(Settings.of(runtime.settings)))
+    plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
+        f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
+    )
+    return client, plan
+
+
 def send_message(invocation: Invocation) -> dict[str, Any]:
     """Create one message and return the documented output object.
 
     With ``Settings.reconcile``, an unknown outcome is followed by a lookup of the message in
     Twilio's log (never by a second send); the message found is returned instead.
     """
-    runtime = invocation.runtime
-    client = runtime.shared("twilio.client", lambda: TwilioClient(Settings.of(runtime.settings)))
-    plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
-        f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
-    )
+    client, plan = client_and_plan(invocation)
     form = encode_form(invocation.action, invocation.parameters)
     caller = credentials(invocation.connection)
     try:
@@ -96,11 +104,7 @@ def find_earlier_message(invocation: Invocation, attempted_at: datetime) -> dict
     not created, and the step may be sent. Several matches, or a lookup that fails, raise
     OutcomeUnknownError (a person must look). Never sends.
     """
-    runtime = invocation.runtime
-    client = runtime.shared("twilio.client", lambda: TwilioClient(Settings.of(runtime.settings)))
-    plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
-        f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
-    )
+    client, plan = client_and_plan(invocation)
     form = encode_form(invocation.action, invocation.parameters)
     fields = dict(form)
     earlier = OutcomeUnknownError(

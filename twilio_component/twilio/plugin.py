@@ -16,6 +16,13 @@ from twilio_component.twilio.output import SHAPES
 from twilio_component.twilio.pacing import TRAFFIC
 from twilio_component.twilio.rules import twilio_rules
 from twilio_component.twilio.triggers import TRIGGER_SHAPES, IncomingMessages, MessageStatuses
+from twilio_component.twilio.verify import (
+    check_verification,
+    get_message,
+    list_messages,
+    lookup_phone_number,
+    start_verification,
+)
 from twilio_component.twilio.voice import make_call, update_call
 
 #: The handler of each action of component.yaml.
@@ -24,6 +31,11 @@ HANDLERS = {
     "sendMessage": send_message,
     "makeCall": make_call,
     "updateCall": update_call,
+    "startVerification": start_verification,
+    "checkVerification": check_verification,
+    "lookupPhoneNumber": lookup_phone_number,
+    "getMessage": get_message,
+    "listMessages": list_messages,
 }
 
 

@@ -9,10 +9,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 from twilio_component.component import Invocation
 from twilio_component.errors import Problem
-from twilio_component.twilio.client import TwilioClient
-from twilio_component.twilio.messages import credentials, encode_form
-from twilio_component.twilio.output import Convert, output_plan, to_output
-from twilio_component.twilio.settings import Settings
+from twilio_component.twilio.messages import client_and_plan, credentials, encode_form
+from twilio_component.twilio.output import to_output
 
 __all__ = ["TWIML_LIMIT", "make_call", "spoken_twiml", "twiml_problem", "update_call"]
 
@@ -136,27 +134,16 @@ def make_call(invocation: Invocation) -> dict[str, Any]:
 
     An answer that may mean the call exists is OutcomeUnknownError: never placed again.
     """
-    client, plan = _client_and_plan(invocation)
+    client, plan = client_and_plan(invocation)
     resource = client.create_call(credentials(invocation.connection), call_form(invocation))
     return to_output(resource, plan)
 
 
 def update_call(invocation: Invocation) -> dict[str, Any]:
     """Change a call (end it, give it new TwiML) and return its call output object."""
-    client, plan = _client_and_plan(invocation)
+    client, plan = client_and_plan(invocation)
     parameters = dict(invocation.parameters)
     sid = str(parameters.pop("Sid"))
     form = encode_form(invocation.action, parameters)
     resource = client.update_call(credentials(invocation.connection), sid, form)
     return to_output(resource, plan)
-
-
-def _client_and_plan(
-    invocation: Invocation,
-) -> tuple[TwilioClient, tuple[tuple[str, str, Convert], ...]]:
-    runtime = invocation.runtime
-    client = runtime.shared("twilio.client", lambda: TwilioClient(Settings.of(runtime.settings)))
-    plan: tuple[tuple[str, str, Convert], ...] = runtime.shared(
-        f"twilio.output.{invocation.action.name}", lambda: output_plan(invocation.action.output)
-    )
-    return client, plan
