@@ -254,10 +254,13 @@ class Traffic:
 
     ``recipient`` is who a step goes to (a campaign sends to each once); ``sender`` whose pace
     it spends; ``cost`` how much of it, in units (a message's segments, say); ``rate`` a
-    sender's default rate in units per second.
+    sender's default rate in units per second. ``address`` names the parameter holding the
+    recipient's phone number, which a campaign with a default region reads as people write it
+    and sends in E.164 (None: the component's steps take no such number).
     """
 
     recipient: Callable[[Mapping[str, Any]], str]
     sender: Callable[[Mapping[str, Any]], str]
     cost: Callable[[Mapping[str, Any]], float]
     rate: Callable[[str], float]
+    address: str | None = None

@@ -156,7 +156,9 @@ class Campaign:
     ``rows`` is iterated once to check them and once more to write the plan, never held whole
     (a ``Recipients`` file, or any iterable of Row that gives the same rows each time). The
     step's component says who a step goes to and whose pace it spends (its ``traffic``); a
-    campaign sends to each recipient at most once.
+    campaign sends to each recipient at most once. With ``default_region`` (two letters, e.g.
+    US) the recipients' numbers are read as people write them there (``(415) 867-5309``) and
+    sent, and told apart, in E.164; a number not valid there is a problem of its line.
     """
 
     def __init__(
@@ -166,8 +168,11 @@ class Campaign:
         step: Mapping[str, Any],
         rows: Iterable[Row],
         columns: Sequence[str],
+        *,
+        default_region: str | None = None,
     ) -> None:
         self.host = host
+        self.default_region = default_region
         self.id = campaign_id
         self.step = step
         self.rows = rows
@@ -302,6 +307,13 @@ class Campaign:
                 )
                 continue
             parameters = resolve(template, {"row": row.values})
+            if self.default_region is not None and check:
+                wrong = self._in_e164(parameters)
+                if wrong is not None:
+                    problem(f"line {row.line}: {wrong}")
+                    continue
+            elif self.default_region is not None:
+                self._in_e164(parameters)
             step = {"type": step_type, "parameters": parameters}
             found = self.host.check_step(step) if check else ()
             if found:
@@ -317,6 +329,22 @@ class Campaign:
                 continue
             seen.add(recipient)
             yield row, step
+
+    def _in_e164(self, parameters: dict[str, Any]) -> str | None:
+        """Put the recipient's number in E.164 (read as written in the default region); what
+        is wrong with it, or None."""
+        from twilio_component.phone_numbers import NumberError, to_e164
+
+        name = self.traffic.address
+        value = parameters.get(name) if name else None
+        if name is None or not isinstance(value, str):
+            return None
+        assert self.default_region is not None
+        try:
+            parameters[name] = to_e164(value, self.default_region)
+        except NumberError as error:
+            return f"{name}: {value!r} {error}"
+        return None
 
 
 class _Digest:

@@ -100,6 +100,14 @@ def add(commands: Any) -> None:
         "messages per second when each answer takes 300 ms); with --broker, across every "
         "worker (default there: no cap beyond the workers' own slots)",
     )
+    campaign_send.add_argument(
+        "--default-region",
+        type=region,
+        metavar="CC",
+        help="read the recipients' numbers as people write them in this country (two letters, "
+        "e.g. US: (415) 867-5309, 415.867.5309) and send them in E.164; a number not valid "
+        "there is named by its line and nothing is sent (needs twilio-component[numbers])",
+    )
     network_options(campaign_send)
     add_broker_options(campaign_send)
     campaign_send.set_defaults(handler=campaign_send_command)
@@ -134,6 +142,23 @@ def _stopped_by(*signals: signal.Signals) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def region(text: str) -> str:
+    """A country as two letters that libphonenumber knows (argparse type: exit 2 otherwise)."""
+    from twilio_component.phone_numbers import NumberError, is_region
+
+    code = text.strip().upper()
+    try:
+        known = is_region(code)
+    except NumberError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not known:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a country code libphonenumber knows; give two letters such as "
+            "US, GB or DE"
+        )
+    return code
 
 
 def campaign_id(text: str) -> str:
@@ -235,7 +260,14 @@ def campaign_send_command(
     if args.concurrency is None and not args.broker:
         args.concurrency = DEFAULT_CONCURRENCY
     with target(args, console, environ) as (host, connections):
-        run = campaign.Campaign(host, args.campaign, step, recipients, recipients.columns)
+        run = campaign.Campaign(
+            host,
+            args.campaign,
+            step,
+            recipients,
+            recipients.columns,
+            default_region=args.default_region,
+        )
         try:
             checked = run.check(lambda problem: console.problem(one_line(problem)))
         except ValueError as error:  # the file cannot be read as one row per recipient

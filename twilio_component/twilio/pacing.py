@@ -82,4 +82,6 @@ def message_cost(parameters: Mapping[str, Any]) -> float:
 
 
 #: How Twilio's messages count in a campaign.
-TRAFFIC = Traffic(recipient=recipient, sender=sender, cost=message_cost, rate=default_mps)
+TRAFFIC = Traffic(
+    recipient=recipient, sender=sender, cost=message_cost, rate=default_mps, address="To"
+)
