@@ -13,6 +13,7 @@ from twilio_component.settings import HostSettings
 from twilio_component.validation import RuleCheck
 
 if TYPE_CHECKING:
+    from twilio_component.consent import Consent
     from twilio_component.pacing import Traffic
     from twilio_component.triggers.protocol import TriggerHandler
 
@@ -145,3 +146,5 @@ class Component:
     traffic: Traffic | None = None
     #: How its connection is read from the environment; None: only from a file or in Python.
     environment: EnvironmentConnection | None = None
+    #: How its service tells opt-outs (replies such as STOP, refusals); None: it tells none.
+    consent: Consent | None = None

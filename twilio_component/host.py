@@ -175,6 +175,10 @@ class Host:
             return prepared.send()
         from twilio_component.journal.keyed import run_once
 
+        recorded = self.journal.get(key)
+        if recorded is None or recorded.state in ("pending", "claimed", "unknown"):
+            self.guard(self.component_of(prepared.type), prepared.parameters)
+
         return run_once(
             self.journal,
             key,
@@ -204,12 +208,23 @@ class Host:
             raise ParameterError(problems, subject=entry.type)
         verified = self._registry.checked_connection(entry.component, connection)
         del connection
+        if not keyed:
+            self.guard(entry.component, parameters)
         return PreparedStep(
             entry.type,
             parameters,
             lambda: self._run(entry, parameters, verified),
             self._look_up(entry, parameters, verified),
         )
+
+    def guard(self, component: Component, parameters: Mapping[str, Any]) -> None:
+        """OptedOutError (nothing sent) when the journal says the step's recipient opted out
+        of its sender; nothing to check without a journal or a component that tells opt-outs."""
+        traffic, journal = component.traffic, self.settings.journal
+        if component.consent is not None and traffic is not None and journal is not None:
+            from twilio_component.consent import guard
+
+            guard(self.journal, traffic, parameters)
 
     def _look_up(
         self, entry: StepEntry, parameters: Mapping[str, Any], checked: Connection
@@ -240,7 +255,12 @@ class Host:
         handler = entry.component.handlers[entry.action.name]
         try:
             output = handler(Invocation(entry.action, parameters, checked, self.runtime))
-        except ComponentError:
+        except ComponentError as error:
+            consent, traffic = entry.component.consent, entry.component.traffic
+            if consent is not None and traffic is not None and self.settings.journal is not None:
+                from twilio_component.consent import learn_refusal
+
+                learn_refusal(self.journal, traffic, consent, parameters, error)
             raise
         except Exception as error:
             failure: ActionError | None = ActionError(
@@ -284,7 +304,13 @@ class Host:
         reception = self._call(
             entry, invocation, lambda: entry.handler.receive(request, invocation)
         )
-        return settle(entry.type, reception, self.ledger)
+        received = settle(entry.type, reception, self.ledger)
+        consent = entry.component.consent
+        if consent is not None and received.events and self.settings.journal is not None:
+            from twilio_component.consent import learn_events
+
+            learn_events(self.journal, consent, entry.trigger.name, received.events)
+        return received
 
     def enable_trigger(
         self,

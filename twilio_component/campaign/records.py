@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["FINAL", "REPORT_COLUMNS", "report", "status"]
 
 #: States after which a row is never sent again.
-FINAL = ("sent", "failed", "held")
+FINAL = ("sent", "failed", "held", "opted_out")
 #: The columns of ``campaign report``.
 REPORT_COLUMNS = ("to", "state", "sid", "error_code", "status")
 
@@ -30,7 +30,7 @@ def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
     noted = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
     if size is None and noted is None:
         return None
-    counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0}
+    counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0, "opted_out": 0}
     recorded = 0
     for state, count in plans.counts(campaign_id).items():
         shown = _STATE_SHOWN.get(state, str(state))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from twilio_component.campaign.plan import Campaign
 from twilio_component.campaign.window import Window
+from twilio_component.consent import OptedOutError
 from twilio_component.errors import (
     ComponentError,
     JournalUnavailableError,
@@ -62,6 +63,7 @@ class Summary:
     unknown: int = 0
     pending: int = 0
     held: int = 0
+    opted_out: int = 0
     already: int = 0
     interrupted: bool = False
     elsewhere: int = 0
@@ -73,7 +75,15 @@ class Summary:
     @property
     def done(self) -> int:
         """Rows with an outcome in this run (sent, refused, unknown, left for later)."""
-        return self.sent + self.failed + self.unknown + self.pending + self.elsewhere + self.held
+        return (
+            self.sent
+            + self.failed
+            + self.unknown
+            + self.pending
+            + self.elsewhere
+            + self.held
+            + self.opted_out
+        )
 
     @property
     def left(self) -> int:
@@ -90,6 +100,7 @@ class Summary:
             "unknown": self.unknown,
             "pending": self.pending,
             "held": self.held,
+            "opted_out": self.opted_out,
             "sending_elsewhere": self.elsewhere,
             "duplicates": self.duplicates,
             "already_done": self.already,
@@ -173,6 +184,7 @@ class _Run:
         self.campaign = campaign
         self.connection = connection
         self.traffic = campaign.traffic
+        self.component = campaign.host.component_of(campaign.step.get("type"))
         self.step_type = str(campaign.step.get("type"))
         self.pacer = Pacer(mps, rate=self.traffic.rate, max_concurrent=max(1, concurrency))
         self.window = Window(concurrency)
@@ -200,7 +212,7 @@ class _Run:
             if item is None:
                 break
             row = item[0]
-            if row.state in ("sent", "failed", "held"):  # done earlier: nothing to claim
+            if row.state in _DONE:  # done earlier: nothing to claim
                 self._count(str(row.state), row.error_code, already=row.state != "held")
                 continue
             due = self._turn(row.parameters, batch)
@@ -349,12 +361,16 @@ class _Run:
         refused for now), its error code, and whether the service said too many requests."""
         parameters = row.parameters
         try:
+            self.campaign.host.guard(self.component, parameters)
             prepared = self.campaign.host.prepare(
                 {"type": self.step_type, "parameters": parameters},
                 connection=self.connection,
                 keyed=True,
                 checked=True,  # every row of the plan was checked before it was written
             )
+        except OptedOutError as opted_out:  # never sent to: done
+            self.deferred.opted_out(row.key, self.owner, str(opted_out))
+            return "opted_out", None, False
         except ComponentError:  # refused before sending: the row stays for a rerun
             self._release(row.key)
             return "unknown", None, False
@@ -407,4 +423,6 @@ class _Run:
 
 
 #: The outcomes a Summary counts by name.
-_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held")
+_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held", "opted_out")
+#: States of a row done by an earlier run.
+_DONE = ("sent", "failed", "held", "opted_out")

@@ -17,6 +17,7 @@ from twilio_component.cli import (
     describe,
     distributed,
     listen,
+    optouts,
     run,
     sandbox,
     send,
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     send.add(commands)
     call.add(commands)
     verify.add(commands)
+    optouts.add(commands)
     run.add(commands)
     listen.add(commands)
     campaign.add(commands)

@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 from celery import Task, shared_task
 
+from twilio_component.consent import OptedOutError, record_opted_out
 from twilio_component.distributed.window import TASK_NAME, top_up
 from twilio_component.errors import (
     ComponentError,
@@ -192,8 +193,8 @@ def run_step(
         # Delivered again after it was done (a resume, a redelivery): no slot is spent on it,
         # and no row of its campaign is handed out in its place (its first delivery did).
         return {"key": key, "state": "sent", "output": recorded.output}
-    if recorded is not None and recorded.state == "failed":
-        return {"key": key, "state": "failed", "error_code": recorded.error_code}
+    if recorded is not None and recorded.state in ("failed", "opted_out"):
+        return {"key": key, "state": recorded.state, "error_code": recorded.error_code}
     token = _take_turn(worker, pace, slot, later) if pace else None
     try:
         connection = worker.connection_for(step["type"])
@@ -213,6 +214,9 @@ def run_step(
         return settle({"key": key, "state": "held", "error": str(held)})
     except KeyConflictError as conflict:
         return settle({"key": key, "state": "conflict", "error": str(conflict)})
+    except OptedOutError as opted_out:  # before its claim: recorded as done, never sent
+        record_opted_out(journal, key, step, opted_out)
+        return settle({"key": key, "state": "opted_out", "error": str(opted_out)})
     except (RefusedError, NotSentError) as refused:
         sender = pace["sender"] if pace else ""
         if not refused_for_now(_SharedPace(worker, pace), sender, refused):  # for good

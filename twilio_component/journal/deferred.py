@@ -52,6 +52,10 @@ class Deferred:
         """Hold back an ambiguity a person must resolve."""
         self._add(key, owner, "held", message)
 
+    def opted_out(self, key: str, owner: str, message: str) -> None:
+        """Hold back that the recipient opted out: never sent, and done."""
+        self._add(key, owner, "opted_out", message)
+
     def release(self, key: str, owner: str) -> None:
         """Hold back that the key was never sent."""
         self._add(key, owner, "pending")

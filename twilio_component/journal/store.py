@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from twilio_component.errors import JournalUnavailableError
-from twilio_component.journal import plans
+from twilio_component.journal import optouts, plans
 
 if TYPE_CHECKING:
     from twilio_component.journal.deferred import Deferred
@@ -76,7 +76,7 @@ _COLUMNS = (
 #: How long a claim holds a key (longer than the longest send: timeouts plus retries).
 DEFAULT_LEASE = 180.0
 
-State = Literal["claimed", "sent", "failed", "unknown", "held", "pending"]
+State = Literal["claimed", "sent", "failed", "unknown", "held", "pending", "opted_out"]
 ClaimKind = Literal["new", "done", "conflict", "busy", "reconcile", "held"]
 
 
@@ -250,7 +250,7 @@ class Journal:
         self._sql = _Statements(target.placeholder)
         try:
             with self.database.transaction() as db:
-                for statement in (*SCHEMA, *plans.SCHEMA):
+                for statement in (*SCHEMA, *plans.SCHEMA, *optouts.SCHEMA):
                     db.execute(statement)
         except target.errors as error:
             self.database.close()
@@ -263,6 +263,11 @@ class Journal:
     def plans(self) -> plans.Plans:
         """The campaigns' plans kept in this journal, as rows."""
         return plans.Plans(self)
+
+    @property
+    def optouts(self) -> optouts.OptOuts:
+        """Who asked not to be sent to, by sender."""
+        return optouts.OptOuts(self)
 
     @property
     def path(self) -> str:
@@ -323,7 +328,7 @@ class Journal:
         record = Record.of(row)
         if record.fingerprint != wanted:
             return Claim("conflict", record)
-        if record.state in ("sent", "failed"):
+        if record.state in ("sent", "failed", "opted_out"):
             return Claim("done", record)
         if record.state == "held":
             return Claim("held", record)
@@ -378,6 +383,7 @@ class Journal:
             "failed": f"state = 'failed', error_code = {p}, error = {p}, owner = NULL",
             "unknown": f"state = 'unknown', error = {p}, owner = NULL",
             "held": f"state = 'held', error = {p}, owner = NULL",
+            "opted_out": f"state = 'opted_out', error = {p}, owner = NULL",
             "pending": "state = 'pending', attempted_at = NULL, owner = NULL, lease_until = NULL",
         }
         return assignments[state], values

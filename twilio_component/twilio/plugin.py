@@ -10,6 +10,7 @@ from twilio_component.descriptor import load_descriptor
 from twilio_component.hookspecs import hookimpl
 from twilio_component.resources import data_root
 from twilio_component.twilio.call_triggers import CallStatuses, IncomingCalls
+from twilio_component.twilio.consent import TWILIO_CONSENT
 from twilio_component.twilio.environment import twilio_environment
 from twilio_component.twilio.messages import find_earlier_message, send_message
 from twilio_component.twilio.output import SHAPES
@@ -79,5 +80,6 @@ def register_components(register: Callable[[Component], None]) -> None:
             receipt=message_sid,
             traffic=TRAFFIC,
             environment=twilio_environment(),
+            consent=TWILIO_CONSENT,
         )
     )
