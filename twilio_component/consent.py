@@ -68,16 +68,10 @@ def record_opted_out(
     journal: Journal, key: str, step: Mapping[str, Any], error: OptedOutError
 ) -> None:
     """Record a keyed step whose recipient opted out as done without sending (a worker's row,
-    refused before its claim), so that no run tries it again. A key an earlier attempt may
-    have sent is left for its lookup."""
-    from twilio_component.journal.store import new_owner
+    refused before its claim), so that no run tries it again."""
+    from twilio_component.journal.keyed import mark_unsent
 
-    owner = new_owner()
-    claim = journal.claim(key, str(step["type"]), step.get("parameters", {}), owner)
-    fresh = claim.kind == "new" or (claim.kind == "reconcile" and claim.record.attempted_at is None)
-    if fresh:
-        with journal.database.transaction() as db:
-            journal.write_outcome(db, key, owner, *journal.outcome("opted_out", str(error)))
+    mark_unsent(journal, key, step, "opted_out", str(error))
 
 
 def learn_refusal(

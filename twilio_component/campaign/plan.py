@@ -18,6 +18,7 @@ from twilio_component.errors import ComponentError, JournalUnavailableError, Ste
 from twilio_component.workflow import references, resolve
 
 if TYPE_CHECKING:
+    from twilio_component.campaign.hours import SendWindow
     from twilio_component.host import Host
     from twilio_component.pacing import Traffic
 
@@ -170,9 +171,12 @@ class Campaign:
         columns: Sequence[str],
         *,
         default_region: str | None = None,
+        send_window: SendWindow | None = None,
     ) -> None:
         self.host = host
         self.default_region = default_region
+        #: When messages may be sent in each recipient's local time (None: any time).
+        self.send_window = send_window
         self.id = campaign_id
         self.step = step
         self.rows = rows
@@ -225,6 +229,8 @@ class Campaign:
         name = f"campaign/{self.id}"
         wanted = {"recipients": checked.recipients, "step": _digest(self.step)}
         wanted.update(rows=checked.digest, type=str(self.step.get("type")))
+        if self.send_window is not None:  # for workers, which read it from here
+            wanted.update(send_window=str(self.send_window), timezone=self.send_window.fallback)
         try:
             earlier = journal.noted(name) or {}
             changed = [
@@ -314,6 +320,11 @@ class Campaign:
                     continue
             elif self.default_region is not None:
                 self._in_e164(parameters)
+            if self.send_window is not None and check:
+                timeless = self._timeless(parameters)
+                if timeless is not None:
+                    problem(f"line {row.line}: {timeless}")
+                    continue
             step = {"type": step_type, "parameters": parameters}
             found = self.host.check_step(step) if check else ()
             if found:
@@ -345,6 +356,27 @@ class Campaign:
         except NumberError as error:
             return f"{name}: {value!r} {error}"
         return None
+
+    def _timeless(self, parameters: Mapping[str, Any]) -> str | None:
+        """What keeps the send window from applying to this row's recipient (a number with no
+        time zone and no fallback), or None."""
+        assert self.send_window is not None
+        name = self.traffic.address
+        value = parameters.get(name) if name else None
+        if not isinstance(value, str) or self.send_window.zones_of(value):
+            return None
+        return (
+            f"{name}: {value!r} has no time zone libphonenumber knows, so the send window "
+            "cannot be told; give --timezone for such numbers"
+        )
+
+    def zones_of(self, parameters: Mapping[str, Any]) -> tuple[str, ...]:
+        """The time zones of a step's recipient, for the send window."""
+        name = self.traffic.address
+        value = parameters.get(name) if name else None
+        if self.send_window is None or not isinstance(value, str):
+            return ()
+        return self.send_window.zones_of(value)
 
 
 class _Digest:

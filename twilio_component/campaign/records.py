@@ -30,7 +30,9 @@ def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
     noted = (journal.noted(f"campaign/{campaign_id}") or {}).get("recipients")
     if size is None and noted is None:
         return None
-    counts = {"sent": 0, "failed": 0, "unknown": 0, "pending": 0, "held": 0, "opted_out": 0}
+    counts = dict.fromkeys(
+        ("sent", "failed", "unknown", "pending", "held", "opted_out", "deferred"), 0
+    )
     recorded = 0
     for state, count in plans.counts(campaign_id).items():
         shown = _STATE_SHOWN.get(state, str(state))

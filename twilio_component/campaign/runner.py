@@ -64,6 +64,7 @@ class Summary:
     pending: int = 0
     held: int = 0
     opted_out: int = 0
+    deferred: int = 0
     already: int = 0
     interrupted: bool = False
     elsewhere: int = 0
@@ -83,12 +84,14 @@ class Summary:
             + self.elsewhere
             + self.held
             + self.opted_out
+            + self.deferred
         )
 
     @property
     def left(self) -> int:
-        """Rows not finished: unknown, refused for now, sent elsewhere now, or held."""
-        return self.unknown + self.pending + self.elsewhere + self.held
+        """Rows not finished: unknown, refused for now, sent elsewhere now, held, or deferred
+        to their send window."""
+        return self.unknown + self.pending + self.elsewhere + self.held + self.deferred
 
     def as_json(self) -> dict[str, Any]:
         """The JSON summary: counts, then how long it took and the error codes seen."""
@@ -101,6 +104,7 @@ class Summary:
             "pending": self.pending,
             "held": self.held,
             "opted_out": self.opted_out,
+            "deferred": self.deferred,
             "sending_elsewhere": self.elsewhere,
             "duplicates": self.duplicates,
             "already_done": self.already,
@@ -360,8 +364,12 @@ class _Run:
         """One row's outcome (sent, failed, pending, elsewhere, held, unknown, or ``again``:
         refused for now), its error code, and whether the service said too many requests."""
         parameters = row.parameters
+        window = self.campaign.send_window
         try:
             self.campaign.host.guard(self.component, parameters)
+            if window is not None and not window.is_open(self.campaign.zones_of(parameters)):
+                self.deferred.deferred(row.key, self.owner)  # a later run sends it
+                return "deferred", None, False
             prepared = self.campaign.host.prepare(
                 {"type": self.step_type, "parameters": parameters},
                 connection=self.connection,
@@ -423,6 +431,6 @@ class _Run:
 
 
 #: The outcomes a Summary counts by name.
-_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held", "opted_out")
+_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held", "opted_out", "deferred")
 #: States of a row done by an earlier run.
 _DONE = ("sent", "failed", "held", "opted_out")

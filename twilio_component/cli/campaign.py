@@ -108,6 +108,21 @@ def add(commands: Any) -> None:
         "e.g. US: (415) 867-5309, 415.867.5309) and send them in E.164; a number not valid "
         "there is named by its line and nothing is sent (needs twilio-component[numbers])",
     )
+    campaign_send.add_argument(
+        "--send-window",
+        type=send_window,
+        metavar="HH:MM-HH:MM",
+        help="send only inside this window of each recipient's local time, from their "
+        "number's time zones (all of them must be inside; e.g. 08:00-21:00, the US federal "
+        "hours): the rest are deferred, counted, and sent by a later run of the same command",
+    )
+    campaign_send.add_argument(
+        "--timezone",
+        type=zone_name,
+        metavar="ZONE",
+        help="the time zone of numbers that have none of their own, for --send-window (an "
+        "IANA name such as America/New_York)",
+    )
     network_options(campaign_send)
     add_broker_options(campaign_send)
     campaign_send.set_defaults(handler=campaign_send_command)
@@ -142,6 +157,38 @@ def _stopped_by(*signals: signal.Signals) -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def send_window(text: str) -> Any:
+    """A send window HH:MM-HH:MM (argparse type: exit 2 saying what is wrong)."""
+    from twilio_component.campaign.hours import SendWindow
+
+    try:
+        return SendWindow.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def zone_name(text: str) -> str:
+    """An IANA time zone name (argparse type)."""
+    from twilio_component.campaign.hours import time_zone
+
+    try:
+        time_zone(text.strip())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text.strip()
+
+
+def _window(args: argparse.Namespace) -> Any:
+    """The send window of the flags, with --timezone as its fallback; None without one."""
+    if args.send_window is None:
+        if args.timezone is not None:
+            raise UsageError("--timezone is the zone of numbers without one for --send-window")
+        return None
+    from dataclasses import replace
+
+    return replace(args.send_window, fallback=args.timezone)
 
 
 def region(text: str) -> str:
@@ -267,6 +314,7 @@ def campaign_send_command(
             recipients,
             recipients.columns,
             default_region=args.default_region,
+            send_window=_window(args),
         )
         try:
             checked = run.check(lambda problem: console.problem(one_line(problem)))
@@ -307,6 +355,12 @@ def campaign_send_command(
             "by themselves. campaign report lists them (state held): look each up in Twilio's "
             "log before sending it by hand."
         )
+    if summary.deferred:
+        console.problem(
+            f"campaign {args.campaign}: {summary.deferred} row(s) deferred: the send window is "
+            "closed in their local time now; run the same command again inside it to send them "
+            "(nothing is sent twice)."
+        )
     if summary.journal_error is not None:
         console.problem(
             f"campaign {args.campaign}: the journal could not be written "
@@ -314,7 +368,7 @@ def campaign_send_command(
             f"{summary.unknown} were sent but not recorded; free space and run the same command "
             "again (what was sent is looked up first, nothing is sent twice)."
         )
-    elif summary.left - summary.held:
+    elif summary.left - summary.held - summary.deferred:
         console.problem(
             f"campaign {args.campaign}: {summary.pending} row(s) refused for now (429, 21611) "
             f"and {summary.unknown} of unknown outcome"

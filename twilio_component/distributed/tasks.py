@@ -20,6 +20,7 @@ from typing import Any, TypedDict
 
 from celery import Task, shared_task
 
+from twilio_component.campaign.hours import SendWindow
 from twilio_component.consent import OptedOutError, record_opted_out
 from twilio_component.distributed.window import TASK_NAME, top_up
 from twilio_component.errors import (
@@ -33,6 +34,8 @@ from twilio_component.errors import (
     UnknownOutcomeError,
 )
 from twilio_component.host import Host
+from twilio_component.journal.keyed import mark_unsent
+from twilio_component.journal.store import Record
 from twilio_component.pacing import refused_for_now
 
 __all__ = ["TASK_NAME", "CheckedTask", "Outcome", "Pace", "pace_of", "run_step"]
@@ -105,6 +108,36 @@ class Worker:
         self.environ = environ
         self.files = _connection_files(environ.get(CONNECTIONS_VARIABLE, ""))
         self.pacer = SharedPacer(broker_url)
+        self._windows: dict[str, SendWindow | None] = {}
+
+    def put_off(self, campaign: str, key: str, step: Mapping[str, Any]) -> float:
+        """Seconds until the campaign's send window opens for the step's recipient; when it is
+        closed the key is recorded deferred (0: open, or no window)."""
+        try:  # an opted-out recipient is skipped, not deferred: its send says so
+            self.host.guard(self.host.component_of(step.get("type")), step.get("parameters", {}))
+        except OptedOutError:
+            return 0.0
+        wait = self.closed_for(campaign, step)
+        if wait:
+            mark_unsent(self.host.journal, key, step, "deferred")
+        return wait
+
+    def closed_for(self, campaign: str, step: Mapping[str, Any]) -> float:
+        """Seconds until the campaign's send window opens for the step's recipient (0: open,
+        or no window); a window that never opens for them is looked at again in an hour."""
+        if campaign not in self._windows:
+            noted = self.host.journal.noted(f"campaign/{campaign}") or {}
+            text = noted.get("send_window")
+            self._windows[campaign] = (
+                SendWindow.parse(text, noted.get("timezone")) if isinstance(text, str) else None
+            )
+        window = self._windows[campaign]
+        traffic = self.host.component_of(step.get("type")).traffic
+        address = traffic.address if traffic is not None else None
+        if window is None or address is None:
+            return 0.0
+        wait = window.opens_in(window.zones_of(str(step.get("parameters", {}).get(address))))
+        return 3600.0 if wait is None else wait
 
     @classmethod
     def current(cls, broker_url: str) -> Worker:
@@ -172,11 +205,16 @@ def run_step(
     of a ``campaign`` that ends here hands the broker the campaign's next row."""
     worker = Worker.current(str(self.app.conf.broker_url))
 
-    def later(countdown: float, *, keep_slot: float | None = None, more: int = 0) -> Exception:
-        wait = min(LONGEST_WAIT, max(0.0, countdown))
+    def later(
+        countdown: float,
+        *,
+        keep_slot: float | None = None,
+        more: int = 0,
+        longest: float = LONGEST_WAIT,
+    ) -> Exception:
         kwargs = {"step": step, "key": key, "pace": pace, "slot": keep_slot, "tries": tries + more}
-        if campaign is not None:
-            kwargs["campaign"] = campaign
+        kwargs |= {"campaign": campaign} if campaign is not None else {}
+        wait = min(longest, max(0.0, countdown))
         return self.retry(kwargs=kwargs, countdown=wait, max_retries=None)
 
     def settle(outcome: Outcome) -> Outcome:
@@ -189,12 +227,13 @@ def run_step(
         recorded = journal.get(key)
     except journal.transient:
         raise later(1.0 + random.random()) from None  # the journal decides: wait for it
-    if recorded is not None and recorded.state == "sent" and recorded.output is not None:
+    done = _done_before(recorded, key)
+    if done is not None:
         # Delivered again after it was done (a resume, a redelivery): no slot is spent on it,
         # and no row of its campaign is handed out in its place (its first delivery did).
-        return {"key": key, "state": "sent", "output": recorded.output}
-    if recorded is not None and recorded.state in ("failed", "opted_out"):
-        return {"key": key, "state": recorded.state, "error_code": recorded.error_code}
+        return done
+    if campaign is not None and (closed_for := worker.put_off(campaign, key, step)):
+        raise later(closed_for, keep_slot=slot, longest=closed_for)  # a countdown to its window
     token = _take_turn(worker, pace, slot, later) if pace else None
     try:
         connection = worker.connection_for(step["type"])
@@ -239,6 +278,15 @@ def run_step(
         if token is not None:
             worker.pacer.leave(token)
     return settle({"key": key, "state": "sent", "output": output})
+
+
+def _done_before(recorded: Record | None, key: str) -> Outcome | None:
+    """The outcome of a key an earlier delivery finished, or None."""
+    if recorded is not None and recorded.state == "sent" and recorded.output is not None:
+        return {"key": key, "state": "sent", "output": recorded.output}
+    if recorded is not None and recorded.state in ("failed", "opted_out"):
+        return {"key": key, "state": recorded.state, "error_code": recorded.error_code}
+    return None
 
 
 def _next_row(app: Any, worker: Worker, campaign: str) -> None:

@@ -56,6 +56,10 @@ class Deferred:
         """Hold back that the recipient opted out: never sent, and done."""
         self._add(key, owner, "opted_out", message)
 
+    def deferred(self, key: str, owner: str) -> None:
+        """Hold back that the key was not sent yet, left for a later run (quiet hours)."""
+        self._add(key, owner, "deferred")
+
     def release(self, key: str, owner: str) -> None:
         """Hold back that the key was never sent."""
         self._add(key, owner, "pending")

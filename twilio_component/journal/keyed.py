@@ -210,3 +210,19 @@ def _reconcile(
 def _first_line(error: BaseException) -> str:
     lines = str(error).splitlines()
     return lines[0] if lines else type(error).__name__
+
+
+def mark_unsent(
+    journal: Journal, key: str, step: Mapping[str, Any], state: str, *values: Any
+) -> None:
+    """Record a keyed step as ``state`` (``opted_out``, ``deferred``…) without sending it,
+    before any claim of it: a worker's row skipped or put off. A key an earlier attempt may
+    have sent is left for its lookup, and one another process holds is left to it."""
+    from twilio_component.journal.store import new_owner
+
+    owner = new_owner()
+    claim = journal.claim(key, str(step["type"]), step.get("parameters", {}), owner)
+    fresh = claim.kind == "new" or (claim.kind == "reconcile" and claim.record.attempted_at is None)
+    if fresh:
+        with journal.database.transaction() as db:
+            journal.write_outcome(db, key, owner, *journal.outcome(state, *values))

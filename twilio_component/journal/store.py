@@ -76,7 +76,7 @@ _COLUMNS = (
 #: How long a claim holds a key (longer than the longest send: timeouts plus retries).
 DEFAULT_LEASE = 180.0
 
-State = Literal["claimed", "sent", "failed", "unknown", "held", "pending", "opted_out"]
+State = Literal["claimed", "sent", "failed", "unknown", "held", "pending", "opted_out", "deferred"]
 ClaimKind = Literal["new", "done", "conflict", "busy", "reconcile", "held"]
 
 
@@ -385,6 +385,7 @@ class Journal:
             "held": f"state = 'held', error = {p}, owner = NULL",
             "opted_out": f"state = 'opted_out', error = {p}, owner = NULL",
             "pending": "state = 'pending', attempted_at = NULL, owner = NULL, lease_until = NULL",
+            "deferred": "state = 'deferred', attempted_at = NULL, owner = NULL, lease_until = NULL",
         }
         return assignments[state], values
 
