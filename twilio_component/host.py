@@ -69,7 +69,7 @@ class Host:
         #: (``settings.journal``) so that a restart does not run them again.
         self.ledger: EventLedger = MemoryLedger()
         if self.settings.journal is not None:
-            from twilio_component.journal.store import JournalLedger
+            from twilio_component.journal.ledger import JournalLedger
 
             self.ledger = JournalLedger(self.journal)
         for item in components:

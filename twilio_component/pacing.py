@@ -249,6 +249,17 @@ def refused_for_now(pace: Pace, sender: str, error: ComponentError) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class LineTypes:
+    """How a component tells a number's line type: the step that looks it up (a read-only
+    action of its own) and the type in that step's output."""
+
+    step: Callable[[str], Mapping[str, Any]]
+    type_of: Callable[[Mapping[str, Any]], str | None]
+    #: The types that cannot receive a text.
+    landlines: frozenset[str] = frozenset({"landline"})
+
+
+@dataclass(frozen=True, slots=True)
 class Traffic:
     """How a component's steps count in a campaign and against a sender's pace.
 
@@ -256,7 +267,8 @@ class Traffic:
     it spends; ``cost`` how much of it, in units (a message's segments, say); ``rate`` a
     sender's default rate in units per second. ``address`` names the parameter holding the
     recipient's phone number, which a campaign with a default region reads as people write it
-    and sends in E.164 (None: the component's steps take no such number).
+    and sends in E.164 (None: the component's steps take no such number). ``lines`` tells a
+    recipient's line type, for campaigns that skip landlines (None: it cannot).
     """
 
     recipient: Callable[[Mapping[str, Any]], str]
@@ -264,3 +276,4 @@ class Traffic:
     cost: Callable[[Mapping[str, Any]], float]
     rate: Callable[[str], float]
     address: str | None = None
+    lines: LineTypes | None = None

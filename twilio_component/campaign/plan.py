@@ -172,11 +172,14 @@ class Campaign:
         *,
         default_region: str | None = None,
         send_window: SendWindow | None = None,
+        skip_landlines: bool = False,
     ) -> None:
         self.host = host
         self.default_region = default_region
         #: When messages may be sent in each recipient's local time (None: any time).
         self.send_window = send_window
+        #: Whether recipients on a landline are skipped (looked up once each).
+        self.skip_landlines = skip_landlines
         self.id = campaign_id
         self.step = step
         self.rows = rows
@@ -231,6 +234,8 @@ class Campaign:
         wanted.update(rows=checked.digest, type=str(self.step.get("type")))
         if self.send_window is not None:  # for workers, which read it from here
             wanted.update(send_window=str(self.send_window), timezone=self.send_window.fallback)
+        if self.skip_landlines:
+            wanted.update(skip_landlines=True)
         try:
             earlier = journal.noted(name) or {}
             changed = [

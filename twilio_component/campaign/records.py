@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["FINAL", "REPORT_COLUMNS", "report", "status"]
 
 #: States after which a row is never sent again.
-FINAL = ("sent", "failed", "held", "opted_out")
+FINAL = ("sent", "failed", "held", "opted_out", "skipped_landline")
 #: The columns of ``campaign report``.
 REPORT_COLUMNS = ("to", "state", "sid", "error_code", "status")
 
@@ -31,7 +31,17 @@ def status(journal: Journal, campaign_id: str) -> dict[str, Any] | None:
     if size is None and noted is None:
         return None
     counts = dict.fromkeys(
-        ("sent", "failed", "unknown", "pending", "held", "opted_out", "deferred"), 0
+        (
+            "sent",
+            "failed",
+            "unknown",
+            "pending",
+            "held",
+            "opted_out",
+            "deferred",
+            "skipped_landline",
+        ),
+        0,
     )
     recorded = 0
     for state, count in plans.counts(campaign_id).items():

@@ -13,6 +13,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from twilio_component.campaign.lines import is_landline
 from twilio_component.campaign.plan import Campaign
 from twilio_component.campaign.window import Window
 from twilio_component.consent import OptedOutError
@@ -65,6 +66,7 @@ class Summary:
     held: int = 0
     opted_out: int = 0
     deferred: int = 0
+    skipped_landline: int = 0
     already: int = 0
     interrupted: bool = False
     elsewhere: int = 0
@@ -85,6 +87,7 @@ class Summary:
             + self.held
             + self.opted_out
             + self.deferred
+            + self.skipped_landline
         )
 
     @property
@@ -105,6 +108,7 @@ class Summary:
             "held": self.held,
             "opted_out": self.opted_out,
             "deferred": self.deferred,
+            "skipped_landline": self.skipped_landline,
             "sending_elsewhere": self.elsewhere,
             "duplicates": self.duplicates,
             "already_done": self.already,
@@ -367,6 +371,9 @@ class _Run:
         window = self.campaign.send_window
         try:
             self.campaign.host.guard(self.component, parameters)
+            if self._landline(parameters):
+                self.deferred.skipped(row.key, self.owner, "skipped_landline", "a landline")
+                return "skipped_landline", None, False
             if window is not None and not window.is_open(self.campaign.zones_of(parameters)):
                 self.deferred.deferred(row.key, self.owner)  # a later run sends it
                 return "deferred", None, False
@@ -377,7 +384,7 @@ class _Run:
                 checked=True,  # every row of the plan was checked before it was written
             )
         except OptedOutError as opted_out:  # never sent to: done
-            self.deferred.opted_out(row.key, self.owner, str(opted_out))
+            self.deferred.skipped(row.key, self.owner, "opted_out", str(opted_out))
             return "opted_out", None, False
         except ComponentError:  # refused before sending: the row stays for a rerun
             self._release(row.key)
@@ -412,6 +419,15 @@ class _Run:
             return "unknown", None, crowded
         return "sent", None, False
 
+    def _landline(self, parameters: Mapping[str, Any]) -> bool:
+        """Whether the campaign skips landlines and this row's recipient is on one (looked up
+        once per recipient, kept in the journal)."""
+        lines = self.traffic.lines
+        if not self.campaign.skip_landlines or lines is None:
+            return False
+        recipient = self.traffic.recipient(parameters)
+        return is_landline(self.campaign.host, lines, self.connection, recipient)
+
     def _count(
         self, outcome: str, code: int | None, *, already: bool = False, settled: bool = False
     ) -> None:
@@ -431,6 +447,6 @@ class _Run:
 
 
 #: The outcomes a Summary counts by name.
-_COUNTED = ("sent", "failed", "unknown", "pending", "elsewhere", "held", "opted_out", "deferred")
 #: States of a row done by an earlier run.
-_DONE = ("sent", "failed", "held", "opted_out")
+_DONE = ("sent", "failed", "held", "opted_out", "skipped_landline")
+_COUNTED = (*_DONE, "unknown", "pending", "elsewhere", "deferred")

@@ -123,6 +123,12 @@ def add(commands: Any) -> None:
         help="the time zone of numbers that have none of their own, for --send-window (an "
         "IANA name such as America/New_York)",
     )
+    campaign_send.add_argument(
+        "--skip-landlines",
+        action="store_true",
+        help="look each recipient up once (Lookup's line type, a paid request; kept in the "
+        "journal) and skip landlines, which cannot receive a text (state skipped_landline)",
+    )
     network_options(campaign_send)
     add_broker_options(campaign_send)
     campaign_send.set_defaults(handler=campaign_send_command)
@@ -315,6 +321,7 @@ def campaign_send_command(
             recipients.columns,
             default_region=args.default_region,
             send_window=_window(args),
+            skip_landlines=args.skip_landlines,
         )
         try:
             checked = run.check(lambda problem: console.problem(one_line(problem)))

@@ -52,9 +52,10 @@ class Deferred:
         """Hold back an ambiguity a person must resolve."""
         self._add(key, owner, "held", message)
 
-    def opted_out(self, key: str, owner: str, message: str) -> None:
-        """Hold back that the recipient opted out: never sent, and done."""
-        self._add(key, owner, "opted_out", message)
+    def skipped(self, key: str, owner: str, state: str, message: str) -> None:
+        """Hold back that the step is done without sending (``opted_out``,
+        ``skipped_landline``)."""
+        self._add(key, owner, state, message)
 
     def deferred(self, key: str, owner: str) -> None:
         """Hold back that the key was not sent yet, left for a later run (quiet hours)."""

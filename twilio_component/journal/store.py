@@ -44,7 +44,6 @@ __all__ = [
     "Cursor",
     "Database",
     "Journal",
-    "JournalLedger",
     "Record",
     "fingerprint",
     "new_owner",
@@ -73,10 +72,15 @@ _COLUMNS = (
     "key, step_type, fingerprint, state, owner, lease_until, attempted_at, parameters, output, "
     "error_code, error, updated_at"
 )
+#: Final states of steps never sent: the recipient opted out, or cannot receive a text.
+_SKIPPED = ("opted_out", "skipped_landline")
 #: How long a claim holds a key (longer than the longest send: timeouts plus retries).
 DEFAULT_LEASE = 180.0
 
-State = Literal["claimed", "sent", "failed", "unknown", "held", "pending", "opted_out", "deferred"]
+State = Literal[
+    "claimed", "sent", "failed", "unknown", "held", "pending", "opted_out", "deferred",
+    "skipped_landline",
+]  # fmt: skip
 ClaimKind = Literal["new", "done", "conflict", "busy", "reconcile", "held"]
 
 
@@ -328,7 +332,7 @@ class Journal:
         record = Record.of(row)
         if record.fingerprint != wanted:
             return Claim("conflict", record)
-        if record.state in ("sent", "failed", "opted_out"):
+        if record.state in ("sent", "failed", "opted_out", "skipped_landline"):
             return Claim("done", record)
         if record.state == "held":
             return Claim("held", record)
@@ -383,7 +387,7 @@ class Journal:
             "failed": f"state = 'failed', error_code = {p}, error = {p}, owner = NULL",
             "unknown": f"state = 'unknown', error = {p}, owner = NULL",
             "held": f"state = 'held', error = {p}, owner = NULL",
-            "opted_out": f"state = 'opted_out', error = {p}, owner = NULL",
+            **{skip: f"state = '{skip}', error = {p}, owner = NULL" for skip in _SKIPPED},
             "pending": "state = 'pending', attempted_at = NULL, owner = NULL, lease_until = NULL",
             "deferred": "state = 'deferred', attempted_at = NULL, owner = NULL, lease_until = NULL",
         }
@@ -458,21 +462,6 @@ class Journal:
                 return False
             db.execute(self._sql.advance, (sequence, rank))
             return True
-
-
-class JournalLedger:
-    """A journal seen as an EventLedger (``claim`` of identities, ``advance`` of ranks)."""
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-
-    def claim(self, identities: Sequence[str]) -> bool:
-        """True when none of ``identities`` was seen, remembering them all."""
-        return self.journal.claim_event(identities)
-
-    def advance(self, sequence: str, rank: int) -> bool:
-        """True when ``rank`` is above the highest seen for ``sequence``."""
-        return self.journal.advance(sequence, rank)
 
 
 @contextmanager

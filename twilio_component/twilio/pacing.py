@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from twilio_component.pacing import Traffic
+from twilio_component.pacing import LineTypes, Traffic
 
 __all__ = ["TRAFFIC", "default_mps", "message_cost", "recipient", "sender"]
 
@@ -81,7 +81,25 @@ def message_cost(parameters: Mapping[str, Any]) -> float:
     return float(segments)
 
 
+def lookup_step(address: str) -> dict[str, Any]:
+    """The step that asks Twilio Lookup for a number's line type."""
+    number = address.rpartition(":")[2]
+    parameters = {"PhoneNumber": number, "Fields": ["line_type_intelligence"]}
+    return {"type": "twilio/v1/lookupPhoneNumber", "parameters": parameters}
+
+
+def line_type_of(output: Mapping[str, Any]) -> str | None:
+    """The line type in lookupPhoneNumber's output (landline, mobile, fixedVoip…)."""
+    kind = output.get("lineType")
+    return kind if isinstance(kind, str) else None
+
+
 #: How Twilio's messages count in a campaign.
 TRAFFIC = Traffic(
-    recipient=recipient, sender=sender, cost=message_cost, rate=default_mps, address="To"
+    recipient=recipient,
+    sender=sender,
+    cost=message_cost,
+    rate=default_mps,
+    address="To",
+    lines=LineTypes(step=lookup_step, type_of=line_type_of),
 )
