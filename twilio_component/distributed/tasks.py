@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 from celery import Task, shared_task
 
 from twilio_component.campaign.hours import SendWindow
+from twilio_component.campaign.lines import is_landline
 from twilio_component.consent import OptedOutError, record_opted_out
 from twilio_component.distributed.window import TASK_NAME, top_up
 from twilio_component.errors import (
@@ -110,17 +111,35 @@ class Worker:
         self.pacer = SharedPacer(broker_url)
         self._windows: dict[str, SendWindow | None] = {}
 
-    def put_off(self, campaign: str, key: str, step: Mapping[str, Any]) -> float:
-        """Seconds until the campaign's send window opens for the step's recipient; when it is
-        closed the key is recorded deferred (0: open, or no window)."""
-        try:  # an opted-out recipient is skipped, not deferred: its send says so
-            self.host.guard(self.host.component_of(step.get("type")), step.get("parameters", {}))
+    def hold_back(
+        self,
+        campaign: str,
+        key: str,
+        step: Mapping[str, Any],
+        later: Callable[[float], Exception],
+    ) -> str | None:
+        """A campaign's row not sent now, recorded in the journal: ``skipped_landline`` when
+        its recipient is on a landline; ``later(seconds)`` raised when the send window is
+        closed for them (deferred: a countdown to it, not a busy worker); None when it may be
+        sent (an opted-out recipient is told by its send)."""
+        component = self.host.component_of(step.get("type"))
+        parameters = step.get("parameters", {})
+        try:
+            self.host.guard(component, parameters)
         except OptedOutError:
-            return 0.0
+            return None
+        noted = self.host.journal.noted(f"campaign/{campaign}") or {}
+        lines = component.traffic.lines if component.traffic is not None else None
+        if noted.get("skip_landlines") and lines is not None and component.traffic is not None:
+            recipient = component.traffic.recipient(parameters)
+            if is_landline(self.host, lines, self.connection_for(str(step["type"])), recipient):
+                mark_unsent(self.host.journal, key, step, "skipped_landline", "a landline")
+                return "skipped_landline"
         wait = self.closed_for(campaign, step)
-        if wait:
-            mark_unsent(self.host.journal, key, step, "deferred")
-        return wait
+        if not wait:
+            return None
+        mark_unsent(self.host.journal, key, step, "deferred")
+        raise later(wait)
 
     def closed_for(self, campaign: str, step: Mapping[str, Any]) -> float:
         """Seconds until the campaign's send window opens for the step's recipient (0: open,
@@ -232,8 +251,15 @@ def run_step(
         # Delivered again after it was done (a resume, a redelivery): no slot is spent on it,
         # and no row of its campaign is handed out in its place (its first delivery did).
         return done
-    if campaign is not None and (closed_for := worker.put_off(campaign, key, step)):
-        raise later(closed_for, keep_slot=slot, longest=closed_for)  # a countdown to its window
+    skipped = (
+        worker.hold_back(
+            campaign, key, step, lambda wait: later(wait, keep_slot=slot, longest=wait)
+        )
+        if campaign is not None
+        else None
+    )
+    if skipped is not None:  # a landline
+        return settle({"key": key, "state": skipped})
     token = _take_turn(worker, pace, slot, later) if pace else None
     try:
         connection = worker.connection_for(step["type"])
