@@ -10,7 +10,7 @@ import re
 import threading
 import traceback
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qs, unquote
@@ -59,6 +59,11 @@ _FORM_ONLY = (
 )
 
 
+#: Answers the other products' paths (``/v2/…``: Verify, Lookup) on the same port:
+#: (method, path, query, form) → reply.
+Products = Callable[[str, str, dict[str, list[str]], dict[str, list[str]]], Reply]
+
+
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """One request the sandbox received. The password is never kept."""
@@ -89,6 +94,7 @@ class MessagesAPI:
         admission: Admission | None = None,
         answers: AnswerLog | None = None,
         log_size: int = 10_000,
+        products: Products | None = None,
     ) -> None:
         self._account_sid = account_sid
         self._own_numbers = frozenset(own_numbers)
@@ -103,6 +109,7 @@ class MessagesAPI:
         self._log: deque[RecordedRequest] = deque(maxlen=log_size)
         self._log_lock = threading.Lock()
         self._answers = answers
+        self._products = products
         self._credentials: list[tuple[bytes, str]] = []
         self._credentials_lock = threading.Lock()
         self.add_credentials(account_sid, auth_token)
@@ -161,6 +168,8 @@ class MessagesAPI:
         query: dict[str, list[str]],
         form: dict[str, list[str]],
     ) -> Reply:
+        if path.startswith("/v2/") and self._products is not None:  # Verify, Lookup
+            return self._products(request.method, path, query, form)
         if not path.startswith(PREFIX):
             return not_found(path)
         account, _, rest = path[len(PREFIX) :].partition("/")

@@ -75,7 +75,10 @@ class ControlAPI:
         answers: AnswerLog | None = None,
         reset: Callable[[], None] | None = None,
         numbers: PhoneNumbers | None = None,
+        more: Callable[[str, str, Any], Reply | None] | None = None,
     ) -> None:
+        #: Other products' endpoints: (method, path, JSON body) → reply, or None: not theirs.
+        self._more = more
         self._authenticate = authenticate
         self._inbound = inbound
         self._store = store
@@ -172,6 +175,11 @@ class ControlAPI:
                 return Reply(204, b"")
             listed = [delivery.to_json() for delivery in self._inbound.deliveries]
             return json_reply(200, {"deliveries": listed})
+        if self._more is not None:
+            body = _json_body(request) if method == "POST" else None
+            more = self._more(method, path, body)
+            if more is not None:
+                return more
         raise ControlRefused(404, f"no such control endpoint: {PREFIX}{path[:128]}")
 
 

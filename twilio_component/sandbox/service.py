@@ -24,9 +24,12 @@ from twilio_component.sandbox.inbound import Inbound, InboundMessage, parse_inbo
 from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
 from twilio_component.sandbox.message_spec import MAGIC_SENDER
 from twilio_component.sandbox.numbers import PhoneNumbers
+from twilio_component.sandbox.products import Products
 from twilio_component.sandbox.server import HTTPServer
 from twilio_component.sandbox.store import MessageStore, StoredMessage
+from twilio_component.sandbox.twiml import TwimlMessage
 from twilio_component.sandbox.twiml_replies import ReplySender
+from twilio_component.sandbox.verify import VerifyService
 from twilio_component.sandbox.webhooks import WebhookDelivery
 
 __all__ = ["Sandbox"]
@@ -146,6 +149,14 @@ class Sandbox:
             timeout=callback_timeout,
             replies=replies,
         )
+        self._verify = VerifyService(
+            account_sid=account_sid,
+            clock=self._clock,
+            deliver=lambda to, body: replies.send(
+                {}, TwimlMessage(body, to=to, from_=MAGIC_SENDER)
+            ),
+        )
+        products = Products(self._verify)
         self._api = MessagesAPI(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -158,6 +169,7 @@ class Sandbox:
             delivery_failures=failures,
             admission=self._admission,
             answers=self._answers,
+            products=products,
         )
         self._control = ControlAPI(
             authenticate=self._api.authenticate,
@@ -170,6 +182,7 @@ class Sandbox:
             answers=self._answers,
             reset=self.reset,
             numbers=self._numbers,
+            more=products.control,
         )
         self._server: HTTPServer | None = None
         self._serving: threading.Thread | None = None
@@ -386,6 +399,11 @@ class Sandbox:
         self._callbacks.clear()
         self._inbound.clear()
         self.faults.clear()
+        self._verify.clear()
+
+    def verifications(self) -> list[dict[str, Any]]:
+        """Every verification started on the sandbox, with its code and status."""
+        return self._verify.verifications()
 
     def _forget_messages(self) -> None:
         self._lifecycle.clear()
