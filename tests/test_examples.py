@@ -11,8 +11,12 @@ from conftest import TO, Cli, creates
 from twilio_component.sandbox import Sandbox
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.json"))
-#: Examples `run` runs; the ones with a trigger are served by `listen` (tests/test_listen.py).
-RUNNABLE = [p for p in EXAMPLES if '"trigger"' not in p.read_text(encoding="utf-8")]
+#: Examples `run` runs alone; the ones with a trigger are served by `listen` (tests/test_listen.py,
+#: tests/test_call_triggers.py), the login pair needs a Verify service (below).
+LOGIN = ("login_start.json", "login_check.json")
+RUNNABLE = [
+    p for p in EXAMPLES if '"trigger"' not in p.read_text(encoding="utf-8") and p.name not in LOGIN
+]
 #: The workflow inputs an example needs that have no default.
 INPUTS = {"notify_and_confirm.json": ["--input", f"customer={TO}"]}
 
@@ -41,3 +45,28 @@ def test_example_runs_against_the_sandbox_and_sends_each_task_once(
     tasks = result.json()["tasks"]
     assert all(re.fullmatch(r"(SM|MM)[0-9a-f]{32}", task["sid"]) for task in tasks.values())
     assert creates(twilio_sandbox) == len(tasks)
+
+
+def test_the_login_examples_send_a_code_on_one_run_and_approve_it_on_the_next(
+    cli: Cli, twilio_sandbox: Sandbox
+) -> None:
+    import requests
+
+    folder = EXAMPLES[0].parent
+    service = requests.post(
+        f"{twilio_sandbox.base_url}/v2/Services",
+        data={"FriendlyName": "Shop"},
+        auth=(twilio_sandbox.account_sid, twilio_sandbox.auth_token),
+        timeout=30,
+    ).json()["sid"]
+    given = ("--input", f"service={service}", "--input", f"phone={TO}")
+    started = cli("run", str(folder / "login_start.json"), *given)
+    assert started.code == 0, started.err
+    (verification,) = twilio_sandbox.verifications()
+    assert started.json()["outputs"]["verification"] == verification["sid"]
+    wrong = cli("run", str(folder / "login_check.json"), *given, "--input", "code=000000x")
+    assert wrong.json()["outputs"] == {"status": "pending", "approved": False}
+    right = cli(
+        "run", str(folder / "login_check.json"), *given, "--input", f"code={verification['code']}"
+    )
+    assert right.json()["outputs"] == {"status": "approved", "approved": True}

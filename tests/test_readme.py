@@ -67,6 +67,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Testing your engine against the sandbox": ("python",),
     "Sandbox control API": ("sh", "python"),
     "Console": ("sh",),
+    "One-time codes": ("sh",),
+    "Looking numbers up": ("sh",),
+    "Sending responsibly": ("sh",),
 }
 #: Fenced blocks that are not run: output and listings, without a language tag.
 NOT_RUN = ""
@@ -745,3 +748,47 @@ def test_console(folder: Path, env: dict[str, str]) -> None:
         assert "Send reply" in page.text
         assert requests.get(console.split("?")[0], timeout=30).status_code == 401
         interrupt_sandbox(shell, served["base_url"])
+
+
+def test_one_time_codes(folder: Path, env: dict[str, str], sandbox: SandboxAt) -> None:
+    """Against the sandbox process the environment points at: a service, a code sent, read back
+    from the control API, and checked."""
+    (block,) = section("One-time codes")
+    service, start, code, check = pasted(block, 4)
+    with terminal(folder, env) as shell:
+        ok(shell.run(service))
+        started = ok(shell.run(start)).json()
+        ok(shell.run(code))
+        checked = ok(shell.run(check)).json()
+    assert started["status"] == "pending"
+    assert (checked["status"], checked["valid"]) == ("approved", True)
+    assert checked["sid"] == started["sid"]
+
+
+def test_looking_numbers_up(folder: Path, env: dict[str, str]) -> None:
+    (block,) = section("Looking numbers up")
+    national, landline = pasted(block, 2)
+    with terminal(folder, env) as shell:
+        found = ok(shell.run(national)).json()
+        london = ok(shell.run(landline)).json()
+    assert (found["phoneNumber"], found["valid"]) == ("+14158675309", True)
+    assert (london["countryCode"], london["lineType"]) == ("GB", "landline")
+
+
+def test_sending_responsibly(folder: Path, env: dict[str, str]) -> None:
+    """National numbers read as US ones, an opt-out added by hand skipped, the window kept (the
+    row sent or deferred, by the time of day), and the opt-outs exported."""
+    (block,) = section("Sending responsibly")
+    rows, step, optout, send, export = pasted(block, 5)
+    with terminal(folder, env) as shell:
+        ok(shell.run(rows))
+        ok(shell.run(step))
+        ok(shell.run(optout))
+        sent = shell.run(send)
+        exported = ok(shell.run(export))
+    assert sent.code in (0, 4), str(sent)
+    summary = sent.json()
+    assert (summary["total"], summary["duplicates"], summary["opted_out"]) == (2, 1, 1)
+    assert summary["sent"] + summary["deferred"] == 1
+    assert "+14158675302,+15005550006,added," in exported.out
+

@@ -27,6 +27,7 @@ from twilio_component.sandbox.listing import Listing
 from twilio_component.sandbox.media import fetch_media_reply, list_media_reply, media_resources
 from twilio_component.sandbox.message_updates import update_message_reply
 from twilio_component.sandbox.numbers import PhoneNumbers
+from twilio_component.sandbox.optouts import OptOutList
 from twilio_component.sandbox.replies import (
     error_reply,
     json_reply,
@@ -95,7 +96,9 @@ class MessagesAPI:
         answers: AnswerLog | None = None,
         log_size: int = 10_000,
         products: Products | None = None,
+        optouts: OptOutList | None = None,
     ) -> None:
+        self._optouts = optouts
         self._account_sid = account_sid
         self._own_numbers = frozenset(own_numbers)
         self._store = store
@@ -290,6 +293,8 @@ class MessagesAPI:
                 # Twilio reads no parameter from a JSON body, so the first check fails: To.
                 raise Refusal(400, 21604, f"A 'To' phone number is required. {_FORM_ONLY}")
             checked = check_create(form, own_numbers=self._own_numbers, now=now)
+            if self._optouts is not None and self._optouts.blocks(checked.to, checked.from_):
+                raise Refusal(400, 21610, "Attempt to send to unsubscribed recipient")
         except Refusal as refusal:
             reply = json_reply(refusal.status, refusal.body())
             return delayed(reply, delay)

@@ -21,6 +21,7 @@ from twilio_component.sandbox.exchange import Route, WebhookExchange
 from twilio_component.sandbox.media import media_resources
 from twilio_component.sandbox.message_spec import MAX_BODY_CHARS, MAX_MEDIA_URLS
 from twilio_component.sandbox.numbers import PhoneNumbers
+from twilio_component.sandbox.optouts import OptOutList
 from twilio_component.sandbox.store import (
     MessageStore,
     StoredMessage,
@@ -28,6 +29,7 @@ from twilio_component.sandbox.store import (
     message_uri,
     rfc2822,
 )
+from twilio_component.sandbox.twiml import TwimlMessage
 from twilio_component.sandbox.twiml_replies import ReplySender
 from twilio_component.sandbox.webhooks import WebhookDelivery
 from twilio_component.twilio.segments import count_segments
@@ -139,8 +141,11 @@ class Inbound:
         timeout: float,
         replies: ReplySender | None = None,
         log_size: int = 1_000,
+        optouts: OptOutList | None = None,
     ) -> None:
         self._account_sid = account_sid
+        self._replies = replies
+        self._optouts = optouts
         self._store = store
         self._numbers = numbers
         self._clock = clock
@@ -171,6 +176,13 @@ class Inbound:
             )
         now = self._clock.now()
         stored = self._store.add(lambda seq: self._stored(seq, message, now))
+        automatic = (
+            self._optouts.note(message.body, message.from_, message.to)
+            if (self._optouts is not None)
+            else None
+        )
+        if automatic is not None and self._replies is not None:  # Twilio answers STOP itself
+            self._replies.send(stored.resource, TwimlMessage(automatic))
         types = [str(item["content_type"]) for item in stored.media]
         params = webhook_params(stored.resource, list(zip(stored.media_urls, types, strict=True)))
         route = Route.of(number)

@@ -24,6 +24,7 @@ from twilio_component.sandbox.inbound import Inbound, InboundMessage, parse_inbo
 from twilio_component.sandbox.lifecycle import FINAL_STATUSES, Lifecycle
 from twilio_component.sandbox.message_spec import MAGIC_SENDER
 from twilio_component.sandbox.numbers import PhoneNumbers
+from twilio_component.sandbox.optouts import OptOutList
 from twilio_component.sandbox.products import Products
 from twilio_component.sandbox.server import HTTPServer
 from twilio_component.sandbox.store import MessageStore, StoredMessage
@@ -140,6 +141,7 @@ class Sandbox:
                 self.faults.delivery_failure(to) or failures.get(to.rpartition(":")[2])
             ),
         )
+        self._optouts = OptOutList()
         self._inbound = Inbound(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -148,6 +150,7 @@ class Sandbox:
             clock=self._clock,
             timeout=callback_timeout,
             replies=replies,
+            optouts=self._optouts,
         )
         self._verify = VerifyService(
             account_sid=account_sid,
@@ -170,6 +173,7 @@ class Sandbox:
             admission=self._admission,
             answers=self._answers,
             products=products,
+            optouts=self._optouts,
         )
         self._control = ControlAPI(
             authenticate=self._api.authenticate,
@@ -400,6 +404,7 @@ class Sandbox:
         self._inbound.clear()
         self.faults.clear()
         self._verify.clear()
+        self._optouts.clear()
 
     def verifications(self) -> list[dict[str, Any]]:
         """Every verification started on the sandbox, with its code and status."""
