@@ -422,3 +422,21 @@ def test_a_screenshot_of_a_busy_console_is_written_as_a_test_artifact(
     shot = ARTIFACTS / "console.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_a_verification_shows_in_its_conversation_with_its_status(
+    page: Page, served: Served
+) -> None:
+    auth = (served.account_sid, served.auth_token)
+    verify = f"{served.base_url}/v2/Services"
+    sid = requests.post(verify, data={"FriendlyName": "Shop"}, auth=auth, timeout=30).json()["sid"]
+    started = {"To": ALICE, "Channel": "sms"}
+    requests.post(f"{verify}/{sid}/Verifications", data=started, auth=auth, timeout=30)
+    thread(page, ALICE).click()
+    verification = page.locator("#message-list li.verification")
+    expect(verification).to_contain_text("pending")
+    code = served.control("GET", "verifications").json()["verifications"][0]["code"]
+    checked = {"To": ALICE, "Code": code}
+    requests.post(f"{verify}/{sid}/VerificationCheck", data=checked, auth=auth, timeout=30)
+    expect(verification).to_contain_text("approved")
+    expect(page.locator("#message-list li.message")).to_contain_text(code)

@@ -791,4 +791,3 @@ def test_sending_responsibly(folder: Path, env: dict[str, str]) -> None:
     assert (summary["total"], summary["duplicates"], summary["opted_out"]) == (2, 1, 1)
     assert summary["sent"] + summary["deferred"] == 1
     assert "+14158675302,+15005550006,added," in exported.out
-

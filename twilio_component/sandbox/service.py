@@ -158,6 +158,7 @@ class Sandbox:
             deliver=lambda to, body: replies.send(
                 {}, TwimlMessage(body, to=to, from_=MAGIC_SENDER)
             ),
+            changed=lambda: self._events.publish("verifications", self._verification_list),
         )
         products = Products(self._verify)
         self._api = MessagesAPI(
@@ -409,6 +410,9 @@ class Sandbox:
     def verifications(self) -> list[dict[str, Any]]:
         """Every verification started on the sandbox, with its code and status."""
         return self._verify.verifications()
+
+    def _verification_list(self) -> dict[str, Any]:
+        return {"verifications": self._verify.verifications()}
 
     def _forget_messages(self) -> None:
         self._lifecycle.clear()

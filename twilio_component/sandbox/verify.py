@@ -56,8 +56,16 @@ class _Verification:
 class VerifyService:
     """The Verify API of one sandbox account; thread-safe."""
 
-    def __init__(self, *, account_sid: str, clock: Clock, deliver: Deliver) -> None:
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        clock: Clock,
+        deliver: Deliver,
+        changed: Callable[[], object] = lambda: None,
+    ) -> None:
         self._account_sid = account_sid
+        self._changed = changed
         self._clock = clock
         self._deliver = deliver
         self._offset = timedelta(0)
@@ -112,7 +120,14 @@ class VerifyService:
     # -- the API ---------------------------------------------------------------------------
 
     def answer(self, method: str, path: str, form: Mapping[str, list[str]]) -> Reply:
-        """The answer to a request under ``/v2/Services``."""
+        """The answer to a request under ``/v2/Services``; ``changed`` is told of every
+        verification started, checked or updated."""
+        reply = self._answer(method, path, form)
+        if "/Verification" in path and method == "POST" and reply.status < 500:
+            self._changed()
+        return reply
+
+    def _answer(self, method: str, path: str, form: Mapping[str, list[str]]) -> Reply:
         fields = {name: values[0] for name, values in form.items() if values}
         if path == "/v2/Services":
             if method == "POST":

@@ -14,6 +14,7 @@
     faults: [],
     requests: [], // oldest first
     numbers: [], // the sandbox's numbers: phone_number, sms_url…
+    verifications: [], // GET /_sandbox/verifications: sid, to, channel, code, status…
     selected: null, // thread key
     query: "",
     loading: null, // live request events seen while a snapshot loads
@@ -219,6 +220,23 @@
     return item;
   }
 
+  function renderVerification(verification) {
+    const checks = verification.checks === 1 ? "1 check" : `${verification.checks} checks`;
+    return element(
+      "li",
+      { className: `verification ${verification.status}`, "data-sid": verification.sid },
+      element("p", { className: "body", text: `Verify code ${verification.code} (${verification.channel})` }),
+      element(
+        "dl",
+        { className: "facts" },
+        fact("Status", verification.status),
+        fact("Checks", checks),
+        fact("Service", verification.service_sid),
+        fact("SID", verification.sid),
+      ),
+    );
+  }
+
   function renderConversation(thread) {
     const title = $("conversation-title");
     const numbers = $("conversation-numbers");
@@ -238,6 +256,9 @@
     numbers.textContent = `Between the sandbox's ${thread.own} and ${thread.other}; ` +
       "outbound messages on the right, inbound on the left.";
     for (const message of thread.messages) list.append(renderMessage(message));
+    for (const verification of state.verifications) {
+      if (verification.to === thread.other) list.append(renderVerification(verification));
+    }
     form.hidden = false;
     const canReply = /^(whatsapp:)?\+[1-9][0-9]{1,14}$/.test(thread.own) &&
       /^(whatsapp:)?\+[1-9][0-9]{1,14}$/.test(thread.other);
@@ -331,12 +352,14 @@
 
   async function loadSnapshot() {
     state.loading = [];
-    const [messages, faults, requests] = await Promise.all([
+    const [messages, faults, requests, verifications] = await Promise.all([
       control("GET", "messages"),
       control("GET", "faults"),
       control("GET", "requests"),
+      control("GET", "verifications"),
       loadNumbers(),
     ]);
+    if (verifications.ok) state.verifications = verifications.data.verifications;
     if (messages.ok) for (const record of messages.data.messages) upsert(record);
     if (faults.ok) state.faults = faults.data.faults;
     if (requests.ok) {
@@ -383,10 +406,12 @@
       arrival.delete(gone.sid);
     });
     on("cleared", () => {
+      state.verifications = [];
       state.messages.clear();
       arrival.clear();
     });
     on("faults", (listing) => { state.faults = listing.faults; });
+    on("verifications", (listing) => { state.verifications = listing.verifications; });
     on("request", (answer) => {
       state.requests.push(answer);
       if (state.loading) state.loading.push(answer);
