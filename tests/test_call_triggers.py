@@ -261,3 +261,27 @@ def test_control_inbound_messages_are_untouched_by_a_call_listener(sandbox: Proc
         assert replies(sandbox) == []
     finally:
         stop(listening)
+
+
+def test_an_inbound_call_through_the_sandbox_hears_the_answer_and_the_caller_is_texted_once(
+    sandbox: Process,
+) -> None:
+    listening = listen_for_calls(sandbox)
+    try:
+        heard = control(sandbox, "POST", "calls/inbound", {"From": CALLER, "To": NUMBER})
+    finally:
+        assert stop(listening) == 0
+    said = [entry["text"] for entry in heard["transcript"] if entry["verb"] == "Say"]
+    assert said == [
+        f"Thanks for calling, {CALLER}. Nobody can take your call right now, so we have sent "
+        "you a text message."
+    ]
+    assert heard["status"] == "completed"
+    (text,) = replies(sandbox)
+    assert (text["to"], text["from"]) == (CALLER, NUMBER)
+    (call,) = [c for c in control(sandbox, "GET", "calls")["calls"] if c["sid"] == heard["sid"]]
+    assert [step["status"] for step in call["status_history"]] == [
+        "ringing",
+        "in-progress",
+        "completed",
+    ]

@@ -67,6 +67,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Testing your engine against the sandbox": ("python",),
     "Sandbox control API": ("sh", "python"),
     "Console": ("sh",),
+    "Calls": ("sh",),
     "One-time codes": ("sh",),
     "Looking numbers up": ("sh",),
     "Sending responsibly": ("sh",),
@@ -791,3 +792,14 @@ def test_sending_responsibly(folder: Path, env: dict[str, str]) -> None:
     assert (summary["total"], summary["duplicates"], summary["opted_out"]) == (2, 1, 1)
     assert summary["sent"] + summary["deferred"] == 1
     assert "+14158675302,+15005550006,added," in exported.out
+
+
+def test_calls(folder: Path, env: dict[str, str]) -> None:
+    (block,) = section("Calls")
+    (call,) = pasted(block, 1)
+    with terminal(folder, env) as shell:
+        placed = ok(shell.run(call)).json()
+    assert len(placed) == 21
+    assert placed["sid"].startswith("CA")
+    assert (placed["status"], placed["to"]) == ("queued", "+15558675310")
+

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote
 from twilio_component.sandbox.account import account_resource
 from twilio_component.sandbox.admission import Admission
 from twilio_component.sandbox.answers import AnswerLog
+from twilio_component.sandbox.calls import CallsAPI
 from twilio_component.sandbox.checks import MessageRequest, Refusal, check_create
 from twilio_component.sandbox.clock import Clock
 from twilio_component.sandbox.fault_replies import after_create, before_create, delayed
@@ -97,8 +98,10 @@ class MessagesAPI:
         log_size: int = 10_000,
         products: Products | None = None,
         optouts: OptOutList | None = None,
+        calls: CallsAPI | None = None,
     ) -> None:
         self._optouts = optouts
+        self._calls = calls
         self._account_sid = account_sid
         self._own_numbers = frozenset(own_numbers)
         self._store = store
@@ -216,6 +219,10 @@ class MessagesAPI:
             if method == "GET":
                 return fetch_media_reply(self._store, path, match.group(1), match.group(2))
             return method_not_allowed(method, path)
+        if self._calls is not None and rest.startswith("Calls"):
+            answered = self._calls.answer(method, path, rest, query, form)
+            if answered is not None:
+                return answered
         if (match := _NUMBER.fullmatch(rest)) is not None:
             if method == "GET":
                 return self._numbers.fetch_reply(path, match.group(1))

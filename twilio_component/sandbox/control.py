@@ -124,6 +124,10 @@ class ControlAPI:
             return _error(500, "internal error in the sandbox")
 
     def _route(self, method: str, path: str, request: Request) -> Reply:
+        if path == "/faults" and method == "POST" and self._more is not None:
+            other = self._more(method, path, _json_body(request))  # a recipient's call fault
+            if other is not None:
+                return other
         if path == "/inbound":
             _allow(method, "POST")
             answer = self._inbound.receive(parse_inbound(_json_body(request)))

@@ -31,6 +31,7 @@ from twilio_component.sandbox.store import MessageStore, StoredMessage
 from twilio_component.sandbox.twiml import TwimlMessage
 from twilio_component.sandbox.twiml_replies import ReplySender
 from twilio_component.sandbox.verify import VerifyService
+from twilio_component.sandbox.voice import Voice
 from twilio_component.sandbox.webhooks import WebhookDelivery
 
 __all__ = ["Sandbox"]
@@ -161,6 +162,15 @@ class Sandbox:
             changed=lambda: self._events.publish("verifications", self._verification_list),
         )
         products = Products(self._verify)
+        self._voice = Voice(
+            account_sid=account_sid,
+            auth_token=auth_token,
+            numbers=self._numbers,
+            now=self._clock.now,
+            send_callback=self._callbacks.send,
+            timeout=callback_timeout,
+        )
+        voice_control = self._voice.control
         self._api = MessagesAPI(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -175,6 +185,7 @@ class Sandbox:
             answers=self._answers,
             products=products,
             optouts=self._optouts,
+            calls=self._voice.calls,
         )
         self._control = ControlAPI(
             authenticate=self._api.authenticate,
@@ -187,7 +198,9 @@ class Sandbox:
             answers=self._answers,
             reset=self.reset,
             numbers=self._numbers,
-            more=products.control,
+            more=lambda method, path, body: (
+                voice_control(method, path, body) or products.control(method, path, body)
+            ),
         )
         self._server: HTTPServer | None = None
         self._serving: threading.Thread | None = None
@@ -406,6 +419,11 @@ class Sandbox:
         self.faults.clear()
         self._verify.clear()
         self._optouts.clear()
+        self._voice.clear()
+
+    def calls(self) -> list[dict[str, Any]]:
+        """Every call, with its status history and transcript."""
+        return [call.record() for call in self._voice.calls.all()]
 
     def verifications(self) -> list[dict[str, Any]]:
         """Every verification started on the sandbox, with its code and status."""
