@@ -440,3 +440,38 @@ def test_a_verification_shows_in_its_conversation_with_its_status(
     requests.post(f"{verify}/{sid}/VerificationCheck", data=checked, auth=auth, timeout=30)
     expect(verification).to_contain_text("approved")
     expect(page.locator("#message-list li.message")).to_contain_text(code)
+
+
+def test_a_call_from_the_console_shows_in_its_conversation_with_its_transcript(
+    page: Page, served: Served
+) -> None:
+    answer = "<Response><Say>Welcome to the shop.</Say><Hangup/></Response>"
+    number = served.control("GET", "numbers").json()["numbers"][0]["phone_number"]
+    twiml = _TwiMLApp.answer
+    _TwiMLApp.answer = answer.encode()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _TwiMLApp)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        numbers = f"{served.base_url}/2010-04-01/Accounts/{served.account_sid}/IncomingPhoneNumbers"
+        auth = (served.account_sid, served.auth_token)
+        (resource,) = requests.get(
+            f"{numbers}.json", params={"PhoneNumber": number}, auth=auth, timeout=30
+        ).json()["incoming_phone_numbers"]
+        voice_url = f"http://127.0.0.1:{server.server_address[1]}/voice"
+        requests.post(
+            f"{numbers}/{resource['sid']}.json", data={"VoiceUrl": voice_url}, auth=auth, timeout=30
+        ).raise_for_status()
+        page.locator("#call summary").click()
+        page.fill("#call-from", ALICE)
+        page.locator("#call-form button[type=submit]").click()
+        expect(page.locator("#call-result")).to_contain_text("ended completed")
+        call = page.locator("#message-list li.call")
+        expect(call).to_contain_text('Said: "Welcome to the shop."')
+        expect(call.locator(".history")).to_contain_text("completed")
+    finally:
+        _TwiMLApp.answer = twiml
+        server.shutdown()
+        server.server_close()
+        requests.post(
+            f"{numbers}/{resource['sid']}.json", data={"VoiceUrl": ""}, auth=auth, timeout=30
+        )

@@ -802,4 +802,3 @@ def test_calls(folder: Path, env: dict[str, str]) -> None:
     assert len(placed) == 21
     assert placed["sid"].startswith("CA")
     assert (placed["status"], placed["to"]) == ("queued", "+15558675310")
-

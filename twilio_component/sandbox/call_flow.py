@@ -51,7 +51,9 @@ class CallFlow:
         now: Callable[[], datetime],
         send_callback: Callable[[str, dict[str, str]], None],
         timeout: float = 5.0,
+        changed: Callable[[], object] = lambda: None,
     ) -> None:
+        self._changed = changed
         self._account_sid = account_sid
         self._token = auth_token
         self._calls = calls
@@ -143,6 +145,7 @@ class CallFlow:
         call.resource["status"] = status
         call.resource["date_updated"] = rfc2822(now)
         call.history.append((status, now))
+        self._changed()
         if event is None or event not in call.events or not call.status_callback:
             return
         params = self._params(call)

@@ -169,8 +169,8 @@ class Sandbox:
             now=self._clock.now,
             send_callback=self._callbacks.send,
             timeout=callback_timeout,
+            events=self._events,
         )
-        voice_control = self._voice.control
         self._api = MessagesAPI(
             account_sid=account_sid,
             auth_token=auth_token,
@@ -199,7 +199,7 @@ class Sandbox:
             reset=self.reset,
             numbers=self._numbers,
             more=lambda method, path, body: (
-                voice_control(method, path, body) or products.control(method, path, body)
+                self._voice.control(method, path, body) or products.control(method, path, body)
             ),
         )
         self._server: HTTPServer | None = None

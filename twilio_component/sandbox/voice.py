@@ -9,6 +9,7 @@ from typing import Any
 
 from twilio_component.sandbox.call_flow import CALL_FAULTS, CallFlow
 from twilio_component.sandbox.calls import CallsAPI
+from twilio_component.sandbox.events import EventHub
 from twilio_component.sandbox.numbers import PhoneNumbers
 from twilio_component.sandbox.replies import error_reply, json_reply, method_not_allowed
 from twilio_component.sandbox.server import Reply
@@ -28,7 +29,9 @@ class Voice:
         now: Callable[[], datetime],
         send_callback: Callable[[str, dict[str, str]], None],
         timeout: float,
+        events: EventHub | None = None,
     ) -> None:
+        self._events = events
         own = lambda: {n["phone_number"] for n in numbers.all()}  # noqa: E731
         self.calls = CallsAPI(account_sid=account_sid, own_numbers=own, now=now, start=self._start)
         self.flow = CallFlow(
@@ -39,7 +42,16 @@ class Voice:
             now=now,
             send_callback=send_callback,
             timeout=timeout,
+            changed=self._changed,
         )
+
+    def _changed(self) -> None:
+        """Tell the console's stream that a call changed (its status, hence its transcript)."""
+        if self._events is not None and self._events.listening:
+            self._events.publish("calls", self._listed)
+
+    def _listed(self) -> dict[str, Any]:
+        return {"calls": [call.record() for call in self.calls.all()]}
 
     def _start(self, call: Any) -> None:
         self.flow.start(call)
@@ -61,7 +73,7 @@ class Voice:
         if path == "/calls":
             if method != "GET":
                 return method_not_allowed(method, path)
-            return json_reply(200, {"calls": [call.record() for call in self.calls.all()]})
+            return json_reply(200, self._listed())
         if path == "/calls/inbound":
             if method != "POST":
                 return method_not_allowed(method, path)

@@ -15,6 +15,7 @@
     requests: [], // oldest first
     numbers: [], // the sandbox's numbers: phone_number, sms_url…
     verifications: [], // GET /_sandbox/verifications: sid, to, channel, code, status…
+    calls: [], // GET /_sandbox/calls: each call with its status_history and transcript
     selected: null, // thread key
     query: "",
     loading: null, // live request events seen while a snapshot loads
@@ -74,18 +75,35 @@
       (arrival.get(a.sid) || 0) - (arrival.get(b.sid) || 0);
   }
 
+  function callEnds(call) {
+    // [the sandbox's side, the other party] of a call, as of a message.
+    if (call.direction === "inbound") return [call.to, call.from];
+    return [call.from, call.to];
+  }
+
+  function callStarted(call) {
+    const first = (call.status_history || [])[0];
+    return first ? first.at : "";
+  }
+
   function threads() {
     const found = new Map();
-    for (const message of state.messages.values()) {
-      const [own, other] = ends(message);
+    const thread = (own, other) => {
       const key = keyOf(own, other);
-      if (!found.has(key)) found.set(key, { key, own, other, messages: [] });
-      found.get(key).messages.push(message);
-    }
+      if (!found.has(key)) found.set(key, { key, own, other, messages: [], calls: [] });
+      return found.get(key);
+    };
+    for (const message of state.messages.values()) thread(...ends(message)).messages.push(message);
+    for (const call of state.calls) thread(...callEnds(call)).calls.push(call);
     const list = [...found.values()];
-    for (const thread of list) thread.messages.sort(byCreated);
-    const newest = (thread) => thread.messages[thread.messages.length - 1];
-    list.sort((a, b) => byCreated(newest(b), newest(a)));
+    for (const each of list) each.messages.sort(byCreated);
+    const newest = (each) => {
+      const message = each.messages[each.messages.length - 1];
+      const call = each.calls[each.calls.length - 1];
+      const messageAt = message ? message.created_at || "" : "";
+      return call && callStarted(call) > messageAt ? callStarted(call) : messageAt;
+    };
+    list.sort((a, b) => newest(b).localeCompare(newest(a)));
     return list;
   }
 
@@ -157,12 +175,13 @@
     for (const thread of shown.slice(0, SHOWN_THREADS)) {
       const last = thread.messages[thread.messages.length - 1];
       const count = thread.messages.length;
+      const calls = thread.calls.length ? ` · ${thread.calls.length} call${thread.calls.length === 1 ? "" : "s"}` : "";
       const button = element(
         "button",
         { type: "button", className: "thread", "data-thread": thread.key },
         element("span", { className: "who", text: thread.other }),
-        element("span", { className: "via", text: `with ${thread.own} · ${count} message${count === 1 ? "" : "s"}` }),
-        element("span", { className: "last", text: last.body || "(media only)" }),
+        element("span", { className: "via", text: `with ${thread.own} · ${count} message${count === 1 ? "" : "s"}${calls}` }),
+        element("span", { className: "last", text: last ? last.body || "(media only)" : "(a call)" }),
       );
       button.setAttribute("aria-current", String(thread.key === state.selected));
       button.addEventListener("click", () => {
@@ -220,6 +239,42 @@
     return item;
   }
 
+  function describeStep(step) {
+    switch (step.verb) {
+      case "Say": return `Said: "${step.text}"`;
+      case "Gather": return step.digits ? `Pressed ${step.digits}` : "Gathered no digits";
+      case "Play": return `Played ${step.url}`;
+      case "Pause": return `Paused ${step.length} s`;
+      case "Dial": return `Dialled ${step.number}`;
+      case "Error": return `Error ${step.code}`;
+      default: return step.verb;
+    }
+  }
+
+  function renderCall(call) {
+    const outbound = call.direction !== "inbound";
+    const history = element("ol", { className: "history", "aria-label": "Call status history" });
+    for (const step of call.status_history || []) {
+      history.append(element("li", { className: step.status }, `${step.status} `, timeElement(step.at)));
+    }
+    const transcript = element("ol", { className: "transcript", "aria-label": "Transcript" });
+    for (const step of call.transcript || []) transcript.append(element("li", { text: describeStep(step) }));
+    return element(
+      "li",
+      { className: `call ${outbound ? "outbound" : "inbound"}`, "data-sid": call.sid },
+      element("p", { className: "body", text: `${outbound ? "Call to" : "Call from"} ${outbound ? call.to : call.from}: ${call.status}` }),
+      element(
+        "dl",
+        { className: "facts" },
+        fact("Duration", call.duration ? `${call.duration} s` : "not ended"),
+        fact("Direction", call.direction),
+        fact("SID", call.sid),
+      ),
+      history,
+      transcript,
+    );
+  }
+
   function renderVerification(verification) {
     const checks = verification.checks === 1 ? "1 check" : `${verification.checks} checks`;
     return element(
@@ -256,6 +311,7 @@
     numbers.textContent = `Between the sandbox's ${thread.own} and ${thread.other}; ` +
       "outbound messages on the right, inbound on the left.";
     for (const message of thread.messages) list.append(renderMessage(message));
+    for (const call of thread.calls) list.append(renderCall(call));
     for (const verification of state.verifications) {
       if (verification.to === thread.other) list.append(renderVerification(verification));
     }
@@ -352,13 +408,15 @@
 
   async function loadSnapshot() {
     state.loading = [];
-    const [messages, faults, requests, verifications] = await Promise.all([
+    const [messages, faults, requests, verifications, calls] = await Promise.all([
       control("GET", "messages"),
       control("GET", "faults"),
       control("GET", "requests"),
       control("GET", "verifications"),
+      control("GET", "calls"),
       loadNumbers(),
     ]);
+    if (calls.ok) state.calls = calls.data.calls;
     if (verifications.ok) state.verifications = verifications.data.verifications;
     if (messages.ok) for (const record of messages.data.messages) upsert(record);
     if (faults.ok) state.faults = faults.data.faults;
@@ -407,11 +465,13 @@
     });
     on("cleared", () => {
       state.verifications = [];
+      state.calls = [];
       state.messages.clear();
       arrival.clear();
     });
     on("faults", (listing) => { state.faults = listing.faults; });
     on("verifications", (listing) => { state.verifications = listing.verifications; });
+    on("calls", (listing) => { state.calls = listing.calls; });
     on("request", (answer) => {
       state.requests.push(answer);
       if (state.loading) state.loading.push(answer);
@@ -489,6 +549,25 @@
     }
   }
 
+  async function callSandbox(event) {
+    event.preventDefault();
+    const from = $("call-from").value.trim();
+    const to = $("compose-to").value;
+    const digits = $("call-digits").value.trim();
+    const result = $("call-result");
+    if (!from || !to) return;
+    const answer = await control("POST", "calls/inbound", { From: from, To: to, Digits: digits || undefined });
+    if (answer.ok) {
+      result.textContent = `Called ${to} from ${from}: the call ended ${answer.data.status}.`;
+      state.selected = keyOf(to, from);
+      const calls = await control("GET", "calls");
+      if (calls.ok) state.calls = calls.data.calls;
+      render();
+    } else {
+      result.textContent = problem(answer);
+    }
+  }
+
   async function compose(event) {
     event.preventDefault();
     const from = $("compose-from").value.trim();
@@ -531,6 +610,7 @@
     });
     $("reply-form").addEventListener("submit", sendReply);
     $("compose-form").addEventListener("submit", compose);
+    $("call-form").addEventListener("submit", callSandbox);
     $("reply").addEventListener("keydown", (event) => {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
         $("reply-form").requestSubmit();
