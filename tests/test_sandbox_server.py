@@ -211,7 +211,7 @@ def test_api_key_sid_must_look_like_one(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/2010-04-01/Accounts/{sid}/Calls.json", "/2010-04-01/Accounts/{sid}/Messages.xml"],
+    ["/", "/2010-04-01/Accounts/{sid}/Queues.json", "/2010-04-01/Accounts/{sid}/Messages.xml"],
 )
 def test_unknown_path_gets_20404(api: Api, sandbox: Sandbox, path: str) -> None:
     response = api.get(path.format(sid=sandbox.account_sid))
