@@ -71,6 +71,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "One-time codes": ("sh",),
     "Looking numbers up": ("sh",),
     "Sending responsibly": ("sh",),
+    "Agents": ("json",),
 }
 #: Fenced blocks that are not run: output and listings, without a language tag.
 NOT_RUN = ""
@@ -96,7 +97,7 @@ def section(title: str) -> list[Block]:
 def test_every_shell_and_python_block_is_run_by_the_test_of_its_section() -> None:
     found: dict[str, tuple[str, ...]] = {}
     for block in readme_blocks():
-        assert block.language in {"sh", "python", NOT_RUN}, (
+        assert block.language in {"sh", "python", "json", NOT_RUN}, (
             f"README.md:{block.line}: no test knows how to run a ```{block.language} block"
         )
         if block.language != NOT_RUN:
@@ -802,3 +803,28 @@ def test_calls(folder: Path, env: dict[str, str]) -> None:
     assert len(placed) == 21
     assert placed["sid"].startswith("CA")
     assert (placed["status"], placed["to"]) == ("queued", "+15558675310")
+
+
+def test_agents(folder: Path, env: dict[str, str]) -> None:
+    """The client configuration as a client runs it (its command found on the client's PATH,
+    from the repository's folder), with the official MCP Python client: the tools, one send,
+    the same key again, and the fifth send past the configured cap of five refused."""
+    from mcp_peers import over_stdio
+
+    (block,) = section("Agents")
+    (server,) = json.loads(block.text)["mcpServers"].values()
+    sms = {"To": "+15558675310", "From": "+15005550006", "Body": "Agent says hi"}
+    calls = [("twilio_sendSMS", {**sms, "idempotencyKey": "k"})] * 2
+    calls += [("twilio_sendSMS", {**sms, "Body": f"send {n}"}) for n in range(5)]
+    seen = over_stdio(
+        server["args"],
+        {**server["env"], "PATH": env["PATH"], "HOME": env["HOME"]},
+        calls,
+        command=[server["command"]],
+        cwd=folder,
+    )
+    assert {"twilio_sendSMS", "twilio_getMessage"} <= set(seen.tools)
+    first, again, *more = seen.results
+    assert first.structured_content["sid"] == again.structured_content["sid"]
+    assert [r.is_error for r in more] == [False, False, False, False, True]
+    assert (folder / "agent.db").is_file()

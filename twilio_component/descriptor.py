@@ -54,6 +54,10 @@ class Action:
     output: Mapping[str, Any] = field(repr=False)
     #: The action only reads (a lookup, a fetch): it sends, creates and changes nothing.
     read_only: bool = False
+    #: The action may undo or end something that exists (hang up a call), not only add.
+    destructive: bool = False
+    #: The action reaches people or systems outside the host.
+    open_world: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +175,8 @@ def parse_descriptor(
                 rules=tuple(a.get("rules", ())),
                 output=a["output"],
                 read_only=bool(a.get("readOnly", False)),
+                destructive=bool(a.get("destructive", False)),
+                open_world=bool(a.get("openWorld", True)),
             )
             for a in data["actions"]
         ),

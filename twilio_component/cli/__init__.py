@@ -12,6 +12,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from typing import TYPE_CHECKING, TextIO
 
 from twilio_component.cli import (
+    agents,
     call,
     campaign,
     describe,
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add(commands)
     sandbox.add(commands)
     distributed.add_worker(commands)
+    agents.add(commands)
     return parser
 
 

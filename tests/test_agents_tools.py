@@ -1,0 +1,79 @@
+"""The agent tools in Python, without a transport: derived from the descriptor's schemas, and
+called through the host's checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import FROM, TO, creates
+
+from twilio_component.agents import IDEMPOTENCY_KEY, Toolbox, select, tools_of
+from twilio_component.describe import json_schemas
+from twilio_component.host import Host
+from twilio_component.sandbox import Sandbox
+
+
+def toolbox(host: Host, sandbox: Sandbox, **options: Any) -> Toolbox:
+    return Toolbox(
+        host,
+        tools_of(host, keyed=False),
+        connection_of=lambda component: sandbox.connection,
+        **options,
+    )
+
+
+def test_every_tool_schema_is_the_described_schema(host: Host) -> None:
+    described = json_schemas(host.components[0].descriptor)["actions"]
+    for tool in tools_of(host, keyed=False):
+        action = described[tool.step_type.rsplit("/", 1)[1]]
+        inputs = dict(tool.input_schema)
+        properties = dict(inputs.pop("properties"))
+        properties.pop(IDEMPOTENCY_KEY, None)
+        expected = {k: v for k, v in action["parameters"].items() if k != "$schema"}
+        assert {**inputs, "properties": properties} == expected, tool.name
+        output = {k: v for k, v in action["output"].items() if k != "$schema"}
+        assert tool.output_schema == output, tool.name
+
+
+def test_a_key_without_a_journal_is_refused_and_nothing_is_sent(
+    host: Host, twilio_sandbox: Sandbox
+) -> None:
+    arguments = {"To": TO, "From": FROM, "Body": "hi", IDEMPOTENCY_KEY: "k"}
+    outcome = toolbox(host, twilio_sandbox).call("twilio_sendSMS", arguments)
+    assert outcome.error is not None
+    assert "needs a journal" in outcome.error
+    assert creates(twilio_sandbox) == 0
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, 7])
+def test_a_key_that_is_not_short_text_is_refused(
+    host: Host, twilio_sandbox: Sandbox, key: object
+) -> None:
+    arguments = {"To": TO, "From": FROM, "Body": "hi", IDEMPOTENCY_KEY: key}
+    outcome = toolbox(host, twilio_sandbox).call("twilio_sendSMS", arguments)
+    assert outcome.error is not None
+    assert IDEMPOTENCY_KEY in outcome.error
+    assert creates(twilio_sandbox) == 0
+
+
+def test_a_refusal_by_the_service_gives_the_send_back_to_the_cap(
+    host: Host, twilio_sandbox: Sandbox
+) -> None:
+    box = toolbox(host, twilio_sandbox, max_sends=1)
+    refused = box.call("twilio_sendSMS", {"To": "+15005550001", "From": FROM, "Body": "hi"})
+    assert refused.error is not None
+    assert "nothing was sent" in refused.error
+    assert box.sends == 0
+    sent = box.call("twilio_sendSMS", {"To": TO, "From": FROM, "Body": "hi"})
+    assert sent.output is not None
+
+
+def test_a_negative_cap_is_refused(host: Host, twilio_sandbox: Sandbox) -> None:
+    with pytest.raises(ValueError, match="max_sends"):
+        toolbox(host, twilio_sandbox, max_sends=-1)
+
+
+def test_selecting_an_unknown_tool_names_it_and_the_known_ones(host: Host) -> None:
+    with pytest.raises(ValueError, match=r"'twilio_sendFax'.*twilio_sendSMS"):
+        select(tools_of(host, keyed=False), ["twilio_sendFax"])
