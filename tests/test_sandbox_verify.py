@@ -9,6 +9,7 @@ import pytest
 import requests
 from conftest import Cli
 from openapi_products import assert_valid_product_response
+from test_sandbox_calls import wait_for
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
@@ -169,3 +170,19 @@ def test_verify_start_and_check_exit_codes(cli: Cli, service: str, twilio_sandbo
     again = cli("verify", "check", "--service", service, "--to", TO, "--code", "123456")
     assert again.code == 3
     assert "20404" in again.err
+
+
+def test_the_call_channel_reads_the_code_aloud_in_a_sandbox_call(
+    service: str, sdk: Client, twilio_sandbox: Sandbox
+) -> None:
+    started = sdk.verify.v2.services(service).verifications.create(to=TO, channel="call")
+    assert started.channel == "call"
+    code = code_of(twilio_sandbox)
+    said = f"Your Shop verification code is: {', '.join(code)}."
+
+    def transcript() -> list[dict[str, Any]]:
+        calls = [c for c in twilio_sandbox.calls() if c["to"] == TO]
+        return calls[0]["transcript"] if calls else []
+
+    wait_for(lambda: {"verb": "Say", "text": said} in transcript(), "the code read aloud")
+    assert not [m for m in twilio_sandbox.messages if m["to"] == TO]

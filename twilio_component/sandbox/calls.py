@@ -195,6 +195,15 @@ class CallsAPI:
             resource, twiml, url, method, status_callback, events, now, [(status, now)]
         )
 
+    def place(self, *, to: str, from_: str, twiml: str) -> CallRecord:
+        """Place an outbound call of the sandbox's own (Verify reading a code aloud)."""
+        call = self.new_call(
+            to=to, from_=from_, direction="outbound-api", status="queued", twiml=twiml
+        )
+        self.add(call)
+        self._start(call)
+        return call
+
     # -- the API ---------------------------------------------------------------------------
 
     def answer(

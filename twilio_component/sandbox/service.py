@@ -64,10 +64,9 @@ class Sandbox:
     message and POSTs Twilio's signed webhook to the number's SmsUrl (loopback only), then to
     its SmsFallbackUrl when that fails; each ``<Message>`` of the TwiML answered is sent as an
     ``outbound-reply`` message. A message one sandbox number sends another is received the
-    same way once delivered. The
-    control API under ``/_sandbox/`` (same Basic auth) also reads back and clears messages,
-    arms faults, lists webhook deliveries and API answers, and streams what happens as
-    server-sent events; `console_url` opens a web page that shows it all live. `latency`
+    same way once delivered. The control API under ``/_sandbox/`` (same Basic auth) also
+    reads back and clears messages, arms faults, lists webhook deliveries and API answers,
+    and streams what happens as server-sent events; `console_url` shows it all live. `latency`
     delays every API answer; `max_concurrent` answers a create 429 (20429) while more API
     requests are in flight.
     """
@@ -159,6 +158,7 @@ class Sandbox:
             deliver=lambda to, body: replies.send(
                 {}, TwimlMessage(body, to=to, from_=MAGIC_SENDER)
             ),
+            speak=lambda to, twiml: self._voice.calls.place(to=to, from_=MAGIC_SENDER, twiml=twiml),
             changed=lambda: self._events.publish("verifications", self._verification_list),
         )
         products = Products(self._verify)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
+from xml.sax.saxutils import escape
 
 from twilio_component.sandbox.clock import Clock, ManualClock
 from twilio_component.sandbox.replies import error_reply, json_reply, method_not_allowed
@@ -32,7 +33,7 @@ _SERVICE: Final = re.compile(r"/v2/Services/(VA[0-9a-fA-F]{32})")
 _E164: Final = re.compile(r"\+[1-9][0-9]{1,14}")
 _EMAIL: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
-#: Sends a code as a message: (to, body).
+#: Sends a code: (to, message body), or (to, TwiML of the call that reads it aloud).
 Deliver = Callable[[str, str], object]
 
 
@@ -62,9 +63,11 @@ class VerifyService:
         account_sid: str,
         clock: Clock,
         deliver: Deliver,
+        speak: Deliver = lambda to, twiml: None,
         changed: Callable[[], object] = lambda: None,
     ) -> None:
         self._account_sid = account_sid
+        self._speak = speak
         self._changed = changed
         self._clock = clock
         self._deliver = deliver
@@ -239,9 +242,12 @@ class VerifyService:
             verification.sends.append(attempt)
             resource = _resource(verification, self._account_sid)
             code = verification.code
+        name = fields.get("CustomFriendlyName") or service["friendly_name"]
         if channel in ("sms", "whatsapp"):
-            name = fields.get("CustomFriendlyName") or service["friendly_name"]
             self._deliver(to, f"Your {name} verification code is: {code}")
+        elif channel == "call":  # read aloud digit by digit
+            said = escape(f"Your {name} verification code is: {', '.join(code)}.")
+            self._speak(to, f"<Response><Say>{said}</Say></Response>")
         return json_reply(201, resource)
 
     def _pending(self, service_sid: str, to: str, now: datetime) -> _Verification | None:
