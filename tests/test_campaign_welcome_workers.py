@@ -42,3 +42,25 @@ def test_workers_skip_opted_out_rows_and_defer_rows_outside_the_window(
     with workers(tmp_path, redis_server.url, postgres_url, env, count=1):
         wait_for(settled, 120, "one row sent, one opted out, one deferred")
     assert per_recipient(twilio_sandbox.messages) == {NEW_YORK: 1}
+
+
+def test_workers_skip_landlines_and_status_counts_them(
+    tmp_path: Path, twilio_sandbox: Sandbox, redis_server: Any, postgres_url: str
+) -> None:
+    london, mobile = "+442079460958", "+14158675309"
+    rows, step = campaign_files(tmp_path, [london, mobile], SENDER)
+    env = env_of(twilio_sandbox)
+    command = send_command(rows, step, "lines", redis_server.url, postgres_url)
+    queued = cli(*command, "--skip-landlines", env=env)
+    assert queued.returncode == 0, queued.stderr
+
+    def settled() -> bool:
+        found = counts(postgres_url, "lines")
+        return (found.get("sent"), found.get("skipped_landline")) == (1, 1)
+
+    with workers(tmp_path, redis_server.url, postgres_url, env, count=1):
+        wait_for(settled, 120, "one row sent, one landline skipped")
+    assert per_recipient(twilio_sandbox.messages) == {mobile: 1}
+    status = cli("campaign", "status", "lines", "--journal", postgres_url, env=env)
+    assert status.returncode == 0, status.stderr
+    assert '"skipped_landline": 1' in status.stdout
