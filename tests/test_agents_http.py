@@ -3,6 +3,7 @@ official MCP Python client and by plain HTTP requests."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,3 +72,23 @@ def test_the_tokens_appear_nowhere(server: HttpServer, twilio_sandbox: Sandbox) 
     for secret in (TOKEN, twilio_sandbox.auth_token):
         assert secret not in seen.everything()
         assert secret not in server.stderr()
+
+
+def test_the_bearer_scheme_is_case_insensitive(server: HttpServer) -> None:
+    headers = {**STREAMABLE, "Authorization": f"bearer {TOKEN}"}
+    answer = requests.post(server.url, json=INITIALIZE, headers=headers, timeout=30)
+    assert answer.status_code == 200
+
+
+def test_sigterm_stops_it_cleanly_and_removes_its_own_journal(
+    sandbox_env: dict[str, str], tmp_path: Path
+) -> None:
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**sandbox_env, "TWILIO_COMPONENT_MCP_TOKEN": TOKEN, "TMPDIR": str(temporary)}
+    with http_server([], env, tmp_path) as running:
+        (made,) = temporary.iterdir()
+        assert made.name.startswith("twilio-component-mcp-")
+        running.process.send_signal(signal.SIGTERM)
+        assert running.process.wait(timeout=60) == 0
+    assert list(temporary.iterdir()) == []

@@ -827,4 +827,3 @@ def test_agents(folder: Path, env: dict[str, str]) -> None:
     first, again, *more = seen.results
     assert first.structured_content["sid"] == again.structured_content["sid"]
     assert [r.is_error for r in more] == [False, False, False, False, True]
-    assert (folder / "agent.db").is_file()

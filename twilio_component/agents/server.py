@@ -128,12 +128,14 @@ def serve_http(
 
 def bearer_only(app: ASGIApp, token: str) -> ASGIApp:
     """``app`` for HTTP requests that carry the bearer ``token``; 401 for the others."""
-    expected = f"Bearer {token}".encode()
+    expected = token.encode()
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             given = dict(scope.get("headers") or ()).get(b"authorization", b"")
-            if not hmac.compare_digest(given, expected):
+            scheme, _, credentials = given.strip().partition(b" ")
+            bearer = scheme.lower() == b"bearer"  # the scheme is case-insensitive (RFC 9110)
+            if not (hmac.compare_digest(credentials.strip(), expected) and bearer):
                 await _unauthorized(send)
                 return
         await app(scope, receive, send)

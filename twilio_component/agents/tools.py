@@ -4,13 +4,14 @@ derived from the descriptor, called through the host's checks with keyed sends a
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from twilio_component.errors import ComponentError
+from twilio_component.errors import ComponentError, ParameterError
 
 if TYPE_CHECKING:
     from twilio_component.component import Component
@@ -24,6 +25,8 @@ IDEMPOTENCY_KEY = "idempotencyKey"
 KEY_PREFIX = "agent:"
 #: The longest idempotency key taken.
 KEY_LENGTH = 200
+
+_MAY_HAVE_SENT = "it may have been sent: retry only with the same idempotencyKey"
 
 _KEY_SCHEMA = {
     "type": "string",
@@ -150,6 +153,7 @@ class Toolbox:
         self._connection_of = connection_of
         self._mask = mask
         self._lock = threading.Lock()
+        self._key_locks: dict[str, threading.Lock] = {}
         self._sends = 0
 
     def tool(self, name: str) -> Tool | None:
@@ -172,31 +176,54 @@ class Toolbox:
             )
         if key is not None and self.host.settings.journal is None:
             return self._refused(tool, f"{IDEMPOTENCY_KEY} needs a journal; nothing was sent")
-        journal_key = None if key is None else KEY_PREFIX + key
-        counted = tool.sends and not self._recorded(journal_key)
+        step = {"type": tool.step_type, "parameters": parameters}
+        try:
+            problems = self.host.check_step(step)
+            if problems:
+                raise ParameterError(problems, subject=tool.step_type)
+            component = self.host.component_of(tool.step_type)
+            connection = self._connection_of(component)
+        except ComponentError as error:
+            return Outcome(error=self._mask(_failure(error)))
+        except Exception as error:  # a connection that cannot be had: said, nothing sent
+            return self._refused(tool, f"{error or type(error).__name__}; nothing was sent")
+        if key is None:
+            return self._run(tool, step, connection, None)
+        scoped = f"{KEY_PREFIX}{_scope(self.host, component, connection)}:{key}"
+        with self._key_lock(scoped):  # a concurrent call with this key waits, then replays
+            return self._run(tool, step, connection, scoped)
+
+    def _run(
+        self,
+        tool: Tool,
+        step: Mapping[str, Any],
+        connection: Mapping[str, Any],
+        key: str | None,
+    ) -> Outcome:
+        """Send a checked step (at most once for ``key``), counted against the cap."""
+        counted = tool.sends and not self._recorded(key)
         if counted and not self._reserve():
             return self._refused(
                 tool,
-                f"this server may send at most {self.max_sends} times (--max-sends) and has "
-                "sent that many; nothing was sent. Ask the person running it to raise the cap "
-                "or restart it",
+                f"this server has made the {self.max_sends} sends it may make (--max-sends); "
+                "nothing was sent. Ask the person running it to raise the cap or restart it",
             )
         try:
-            connection = self._connection_of(self.host.component_of(tool.step_type))
-            output = self.host.execute(
-                {"type": tool.step_type, "parameters": parameters},
-                connection=connection,
-                key=journal_key,
-            )
+            output = self.host.execute(step, connection=connection, key=key)
         except ComponentError as error:
             if counted and not error.may_have_sent:
                 self._release()
             return Outcome(error=self._mask(_failure(error)))
-        except Exception as error:  # a connection that cannot be had: said, nothing sent
-            if counted:
-                self._release()
-            return self._refused(tool, f"{type(error).__name__}: {error}")
+        except Exception as error:  # a bug below: said, and counted as perhaps sent
+            return self._refused(
+                tool, f"unexpected {type(error).__name__}: {error} ({_MAY_HAVE_SENT})"
+            )
         return Outcome(output=output)
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        """The lock of one idempotency key (one per key used by this toolbox)."""
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
 
     def _recorded(self, key: str | None) -> bool:
         """Whether ``key`` has a final outcome in the journal (answered without sending)."""
@@ -222,10 +249,25 @@ class Toolbox:
 
 def _failure(error: ComponentError) -> str:
     """An error as a model should read it: what happened, and whether anything was sent."""
-    sent = (
-        "it may have been sent: retry only with the same idempotencyKey"
-        if error.may_have_sent
-        else "nothing was sent"
-    )
+    sent = _MAY_HAVE_SENT if error.may_have_sent else "nothing was sent"
     text = str(error)
-    return text if sent in text else f"{text} ({sent})"
+    return text if sent.lower() in text.lower() else f"{text} ({sent})"
+
+
+def _scope(host: Host, component: Component, connection: Mapping[str, Any]) -> str:
+    """Where a key's sends went: the component, the connection's non-secret values (which
+    account) and the API address, as a digest. A key used on a sandbox never answers for a
+    real account, nor one account's key for another."""
+    secret = {
+        prop.name
+        for authorization in component.descriptor.authorizations
+        for prop in authorization.properties
+        if prop.secret
+    }
+    identity = {
+        "component": component.descriptor.type,
+        "account": {k: v for k, v in connection.items() if k not in secret},
+        "address": getattr(host.settings, "base_url", None),
+    }
+    text = json.dumps(identity, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

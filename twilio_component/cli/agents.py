@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -124,7 +125,14 @@ def serve(args: argparse.Namespace, console: Console, environ: Mapping[str, str]
 
     token = _token(args, environ, console)
     keyed = args.journal is not None
-    with _journal(args), target(args, console, environ) as (host, connections):
+    with (
+        _terminated_as_interrupt(),
+        _journal(args),
+        target(args, console, environ) as (
+            host,
+            connections,
+        ),
+    ):
         tools = tools_of(host, keyed=keyed)
         if args.tools is not None:
             try:
@@ -178,6 +186,24 @@ def _token(args: argparse.Namespace, environ: Mapping[str, str], console: Consol
         )
     console.secrets.append(token)
     return token
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the server as Ctrl-C does: cleanly, its own journal folder removed."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        earlier = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (main() called from a test's thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, earlier)
 
 
 @contextlib.contextmanager
