@@ -186,3 +186,29 @@ def test_the_call_channel_reads_the_code_aloud_in_a_sandbox_call(
 
     wait_for(lambda: {"verb": "Say", "text": said} in transcript(), "the code read aloud")
     assert not [m for m in twilio_sandbox.messages if m["to"] == TO]
+
+
+def posts(sandbox: Sandbox, resource: str) -> int:
+    return sum(1 for r in sandbox.requests if r.method == "POST" and r.path.endswith(resource))
+
+
+def test_verify_check_reports_60202_on_the_sixth_wrong_code_asking_once(
+    cli: Cli, service: str, twilio_sandbox: Sandbox
+) -> None:
+    assert cli("verify", "start", "--service", service, "--to", TO).code == 0
+    for _ in range(6):
+        last = cli("verify", "check", "--service", service, "--to", TO, "--code", "000000")
+    assert last.code == 3
+    assert "60202" in last.err
+    assert "start a new one" in last.err
+    assert posts(twilio_sandbox, "/VerificationCheck") == 6
+
+
+def test_verify_start_reports_60203_on_the_sixth_send_asking_once(
+    cli: Cli, service: str, twilio_sandbox: Sandbox
+) -> None:
+    for _ in range(6):
+        last = cli("verify", "start", "--service", service, "--to", TO)
+    assert last.code == 3
+    assert "60203" in last.err
+    assert posts(twilio_sandbox, "/Verifications") == 6

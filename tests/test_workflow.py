@@ -338,3 +338,23 @@ def test_host_run_with_a_run_id_sends_each_task_once_across_reruns(
         again = host.run(_two_tasks("+15558675311"), connections=connections, run_id="r-1")
     assert again.tasks == first.tasks
     assert creates(twilio_sandbox) == 2
+
+
+@pytest.mark.parametrize(
+    ("outputs", "named"),
+    [
+        ({"sid": "${notify.sid}"}, "outputs: must be a list"),
+        ([{"value": "${notify.sid}"}], "outputs[0]: must be"),
+        (["${notify.sid}"], "outputs[0]: must be"),
+    ],
+)
+def test_outputs_that_are_not_a_list_of_name_and_value_are_refused(
+    cli: Cli, tmp_path: Path, outputs: Any, named: str
+) -> None:
+    workflow = json.loads((EXAMPLES / "notify_and_confirm.json").read_text())
+    workflow["outputs"] = outputs
+    path = tmp_path / "wf.json"
+    path.write_text(json.dumps(workflow))
+    result = cli("validate", str(path))
+    assert result.code == 2
+    assert named in result.err

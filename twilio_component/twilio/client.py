@@ -38,7 +38,13 @@ from twilio_component.twilio.errors import (
     RequestNotSentError,
     TwilioError,
 )
-from twilio_component.twilio.replies import api_error, json_object, retry_after, unknown_status
+from twilio_component.twilio.replies import (
+    api_error,
+    json_object,
+    rate_limited,
+    retry_after,
+    unknown_status,
+)
 from twilio_component.twilio.settings import Settings
 from twilio_component.twilio.transport import Answer, Failure, Transport
 
@@ -345,7 +351,7 @@ class TwilioClient:
             outcome = self._transport.send(method, url, credentials.authorization(), body)
             if isinstance(outcome, Failure) and outcome.sent:
                 return outcome, attempted_at
-            if isinstance(outcome, Answer) and outcome.status != 429:
+            if isinstance(outcome, Answer) and not rate_limited(outcome):
                 return outcome, attempted_at
             asked = None
             if isinstance(outcome, Answer):

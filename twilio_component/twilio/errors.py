@@ -24,6 +24,11 @@ class TwilioError(ServiceError):
 
 #: Twilio's code when a sender's queue holds about 10 hours of messages already.
 QUEUE_FULL = 21611
+#: Verify's limits (HTTP 429, final for the verification or the number), with what to do.
+VERIFY_LIMITS = {
+    60202: "This verification had its 5 checks; start a new one to try again.",
+    60203: "5 codes went to this number in the last 10 minutes; wait before sending another.",
+}
 
 
 class TwilioAPIError(TwilioError, RefusedError):
@@ -51,7 +56,11 @@ class TwilioAPIError(TwilioError, RefusedError):
 
     @property
     def retry_later(self) -> bool:
-        """True for 429 (too many requests) and 21611 (the sender's queue is full)."""
+        """True for 429 (too many requests) and 21611 (the sender's queue is full); not for
+        Verify's 429s that say a limit of this verification or number was reached (60202,
+        60203): asking again is refused the same way, or finds the verification gone."""
+        if self.code in VERIFY_LIMITS:
+            return False
         return self.status == 429 or self.code == QUEUE_FULL
 
     @property
@@ -71,8 +80,13 @@ class TwilioAPIError(TwilioError, RefusedError):
             advice = "Check the Account SID and Auth Token (or API key and secret)."
         elif self.status == 403:
             advice = "Check that the account may use this feature."
+        elif self.code in VERIFY_LIMITS:
+            advice = VERIFY_LIMITS[self.code]
         elif self.status == 404:
-            advice = "Check the Account SID and the API address."
+            advice = (
+                "Check the SID, the Account SID and the API address; a verification that was "
+                "approved, canceled or expired is gone (start a new one)."
+            )
         else:
             advice = "Correct the request before sending it again."
         return advice + (f" See {self.more_info}" if self.more_info else "")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-from twilio_component.twilio.errors import RateLimitedError, TwilioAPIError
+from twilio_component.twilio.errors import VERIFY_LIMITS, RateLimitedError, TwilioAPIError
 from twilio_component.twilio.transport import Answer
 
 __all__ = ["api_error", "json_object", "retry_after", "unknown_status"]
@@ -90,8 +90,17 @@ def api_error(
         "more_info": scrub(more) if (more := _text(error.get("more_info"))) else None,
         "detail": scrub(detail) if (detail := _text(error.get("detail"))) else None,
     }
-    if answer.status == 429:
+    if rate_limited(answer):
         return RateLimitedError(
             message, attempts=attempts, retry_after=retry_after, waited=waited, **details
         )
     return TwilioAPIError(message, **details)
+
+
+def rate_limited(answer: Answer) -> bool:
+    """A 429 that asks to slow down (retried): not one of Verify's limits of a verification
+    or a number (60202, 60203), which asking again cannot lift."""
+    if answer.status != 429:
+        return False
+    code = (json_object(answer.body) or {}).get("code")
+    return code not in VERIFY_LIMITS

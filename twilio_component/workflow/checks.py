@@ -147,6 +147,7 @@ def workflow_problems(
             problems.append(
                 Problem(str(key), f"is not a workflow key (known: {', '.join(WORKFLOW_KEYS)})")
             )
+    _output_shape_problems(document.get("outputs", []), problems)
     if "trigger" in document:
         event = _trigger_problems(document["trigger"], triggers, problems)
         names.add(TRIGGER)
@@ -303,6 +304,18 @@ def input_names(document: Mapping[str, Any], problems: list[Problem]) -> list[st
             continue
         names.append(spec["name"])
     return names
+
+
+def _output_shape_problems(declared: object, problems: list[Problem]) -> None:
+    """``outputs`` must be a list of ``{"name": …, "value": …}`` objects."""
+    if declared is None:
+        return
+    if not isinstance(declared, list):
+        problems.append(Problem("outputs", 'must be a list: [{"name": …, "value": "${…}"}]'))
+        return
+    for index, out in enumerate(declared):
+        if not (isinstance(out, Mapping) and isinstance(out.get("name"), str) and "value" in out):
+            problems.append(Problem(f"outputs[{index}]", 'must be {"name": …, "value": …}'))
 
 
 def declared_outputs(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
