@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from conftest import FROM, TO, creates
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from twilio_component.agents import IDEMPOTENCY_KEY, Toolbox, select, tools_of
 from twilio_component.describe import json_schemas
@@ -49,7 +51,7 @@ def test_a_key_without_a_journal_is_refused_and_nothing_is_sent(
     assert creates(twilio_sandbox) == 0
 
 
-@pytest.mark.parametrize("key", ["", "x" * 201, 7])
+@pytest.mark.parametrize("key", ["", "x" * 201, 7, "half a pair \ud800"])
 def test_a_key_that_is_not_short_text_is_refused(
     host: Host, twilio_sandbox: Sandbox, key: object
 ) -> None:
@@ -133,3 +135,27 @@ def test_past_the_cap_invalid_arguments_still_get_their_problems(
     capped = box.call("twilio_sendSMS", {"To": TO, "From": FROM, "Body": "again"})
     assert capped.error is not None
     assert "--max-sends" in capped.error
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    arguments=st.dictionaries(
+        st.sampled_from(["To", "From", "Body", IDEMPOTENCY_KEY, "MediaUrl", "extra"]), JSON
+    )
+)
+def test_any_arguments_give_an_outcome_and_refusals_send_nothing(
+    host: Host, twilio_sandbox: Sandbox, arguments: dict[str, Any]
+) -> None:
+    before = creates(twilio_sandbox)
+    outcome = toolbox(host, twilio_sandbox).call("twilio_sendSMS", arguments)
+    assert (outcome.output is None) != (outcome.error is None)
+    if outcome.error is not None:
+        assert "nothing was sent" in outcome.error.lower()
+        assert creates(twilio_sandbox) == before

@@ -170,7 +170,7 @@ class Toolbox:
         tool = self._by_name[name]
         parameters = dict(arguments or {})
         key = parameters.pop(IDEMPOTENCY_KEY, None) if tool.sends else None
-        if key is not None and not (isinstance(key, str) and 0 < len(key) <= KEY_LENGTH):
+        if key is not None and not _is_key(key):
             return self._refused(
                 tool, f"{IDEMPOTENCY_KEY}: must be text of 1 to {KEY_LENGTH} characters"
             )
@@ -244,14 +244,33 @@ class Toolbox:
             self._sends -= 1
 
     def _refused(self, tool: Tool, why: str) -> Outcome:
-        return Outcome(error=self._mask(f"{tool.name}: {why}"))
+        said = why if _said(why) else f"{why}; nothing was sent"
+        return Outcome(error=self._mask(f"{tool.name}: {said}"))
+
+
+def _is_key(key: object) -> bool:
+    """Whether ``key`` can be an idempotency key: short text the journal can store."""
+    if not isinstance(key, str) or not 0 < len(key) <= KEY_LENGTH:
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
 
 
 def _failure(error: ComponentError) -> str:
     """An error as a model should read it: what happened, and whether anything was sent."""
-    sent = _MAY_HAVE_SENT if error.may_have_sent else "nothing was sent"
     text = str(error)
-    return text if sent.lower() in text.lower() else f"{text} ({sent})"
+    if error.may_have_sent:
+        return text if _MAY_HAVE_SENT in text else f"{text} ({_MAY_HAVE_SENT})"
+    return text if _said(text) else f"{text} (nothing was sent)"
+
+
+def _said(text: str) -> bool:
+    """Whether ``text`` says already whether anything was sent."""
+    lowered = text.lower()
+    return "nothing was sent" in lowered or _MAY_HAVE_SENT.lower() in lowered
 
 
 def _scope(host: Host, component: Component, connection: Mapping[str, Any]) -> str:
