@@ -170,3 +170,13 @@ def test_a_journal_file_that_is_no_database_is_exit_2_naming_the_flag(
     assert result.err.startswith("--journal: ")
     assert "nothing was sent" in result.err
     assert creates(twilio_sandbox) == 0
+
+
+def test_a_journal_where_sqlite_cannot_make_its_file_is_exit_2_naming_the_flag(
+    cli: Cli, twilio_sandbox: Sandbox
+) -> None:
+    # sysfs refuses new files even to root, whom a writable-folder check lets through
+    result = cli(*SEND, "--journal", "/sys/twilio-component-steps.db")
+    assert result.code == 2
+    assert "--journal" in result.err
+    assert creates(twilio_sandbox) == 0

@@ -28,9 +28,12 @@ class SQLiteDatabase:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.where = os.fspath(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.where, timeout=30.0, isolation_level=None, check_same_thread=False
-        )
+        try:  # a folder SQLite cannot make its file in fails here, not at the flag's check
+            self._db = sqlite3.connect(
+                self.where, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise JournalUnavailableError(self.where, str(error)) from None
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
