@@ -115,6 +115,13 @@ class Descriptor:
         """The component's type as steps name it, e.g. ``twilio/v1``."""
         return f"{self.name}/v{self.version}"
 
+    @property
+    def secret_properties(self) -> frozenset[str]:
+        """The names of the connection properties that are secrets (an Auth Token)."""
+        return frozenset(
+            prop.name for a in self.authorizations for prop in a.properties if prop.secret
+        )
+
     def action(self, name: str) -> Action:
         """The action called ``name``; KeyError if there is none."""
         for action in self.actions:

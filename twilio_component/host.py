@@ -176,7 +176,7 @@ class Host:
         from twilio_component.journal.keyed import run_once
 
         recorded = self.journal.get(key)
-        if recorded is None or recorded.state in ("pending", "claimed", "unknown"):
+        if recorded is None or recorded.unsettled:
             self.guard(self.component_of(prepared.type), prepared.parameters)
 
         return run_once(

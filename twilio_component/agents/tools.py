@@ -177,10 +177,12 @@ class Toolbox:
         if key is not None and self.host.settings.journal is None:
             return self._refused(tool, f"{IDEMPOTENCY_KEY} needs a journal; nothing was sent")
         step = {"type": tool.step_type, "parameters": parameters}
+        problems = self.host.check_step(step)  # before the cap: refused calls are not sends
+        if problems:
+            return Outcome(
+                error=self._mask(_failure(ParameterError(problems, subject=tool.step_type)))
+            )
         try:
-            problems = self.host.check_step(step)
-            if problems:
-                raise ParameterError(problems, subject=tool.step_type)
             component = self.host.component_of(tool.step_type)
             connection = self._connection_of(component)
         except ComponentError as error:
@@ -230,7 +232,7 @@ class Toolbox:
         if key is None:
             return False
         record = self.host.journal.get(key)
-        return record is not None and record.state not in ("pending", "claimed", "unknown")
+        return record is not None and not record.unsettled
 
     def _reserve(self) -> bool:
         with self._lock:
@@ -277,12 +279,7 @@ def _scope(host: Host, component: Component, connection: Mapping[str, Any]) -> s
     """Where a key's sends went: the component, the connection's non-secret values (which
     account) and the API address, as a digest. A key used on a sandbox never answers for a
     real account, nor one account's key for another."""
-    secret = {
-        prop.name
-        for authorization in component.descriptor.authorizations
-        for prop in authorization.properties
-        if prop.secret
-    }
+    secret = component.descriptor.secret_properties
     identity = {
         "component": component.descriptor.type,
         "account": {k: v for k, v in connection.items() if k not in secret},

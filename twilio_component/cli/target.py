@@ -99,13 +99,7 @@ def hide_secrets(
     host: Host, connections: Mapping[str, Mapping[str, Any]], console: Console
 ) -> None:
     """Mask every secret property of ``connections`` in what the console prints."""
-    secret = {
-        prop.name
-        for component in host.components
-        for authorization in component.descriptor.authorizations
-        for prop in authorization.properties
-        if prop.secret
-    }
+    secret = {name for c in host.components for name in c.descriptor.secret_properties}
     for connection in connections.values():
         console.secrets.extend(str(v) for k, v in connection.items() if k in secret)
 

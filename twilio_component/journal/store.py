@@ -129,6 +129,11 @@ class Record:
     error: str | None
     updated_at: float
 
+    @property
+    def unsettled(self) -> bool:
+        """Whether the step may still be sent: pending, claimed or of unknown outcome."""
+        return self.state in ("pending", "claimed", "unknown")
+
     @classmethod
     def of(cls, row: Sequence[Any]) -> Record:
         """A record from a row in ``_COLUMNS`` order."""

@@ -83,12 +83,7 @@ class Listener:
     def _identity(self, receiver: Component) -> dict[str, Any]:
         """What names this trigger's webhook: its type, parameters and the connection's
         non-secret values (which account)."""
-        secret = {
-            prop.name
-            for authorization in receiver.descriptor.authorizations
-            for prop in authorization.properties
-            if prop.secret
-        }
+        secret = receiver.descriptor.secret_properties
         account = {k: v for k, v in self.trigger_connection.items() if k not in secret}
         return {"trigger": self.trigger_type, "parameters": self.parameters, "account": account}
 

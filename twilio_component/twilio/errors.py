@@ -31,6 +31,12 @@ VERIFY_LIMITS = {
 }
 
 
+def asks_to_slow_down(status: int, code: int | None) -> bool:
+    """A 429 that asks to slow down (worth retrying later): not one of Verify's limits of a
+    verification or a number (60202, 60203), which asking again cannot lift."""
+    return status == 429 and code not in VERIFY_LIMITS
+
+
 class TwilioAPIError(TwilioError, RefusedError):
     """Twilio answered with an error: the request was refused and nothing was sent.
 
@@ -56,12 +62,9 @@ class TwilioAPIError(TwilioError, RefusedError):
 
     @property
     def retry_later(self) -> bool:
-        """True for 429 (too many requests) and 21611 (the sender's queue is full); not for
-        Verify's 429s that say a limit of this verification or number was reached (60202,
-        60203): asking again is refused the same way, or finds the verification gone."""
-        if self.code in VERIFY_LIMITS:
-            return False
-        return self.status == 429 or self.code == QUEUE_FULL
+        """True for a 429 asking to slow down (``asks_to_slow_down``) and 21611 (the
+        sender's queue is full)."""
+        return asks_to_slow_down(self.status, self.code) or self.code == QUEUE_FULL
 
     @property
     def pause_sender(self) -> bool:

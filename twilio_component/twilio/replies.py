@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-from twilio_component.twilio.errors import VERIFY_LIMITS, RateLimitedError, TwilioAPIError
+from twilio_component.twilio.errors import RateLimitedError, TwilioAPIError, asks_to_slow_down
 from twilio_component.twilio.transport import Answer
 
 __all__ = ["api_error", "json_object", "retry_after", "unknown_status"]
@@ -98,9 +98,8 @@ def api_error(
 
 
 def rate_limited(answer: Answer) -> bool:
-    """A 429 that asks to slow down (retried): not one of Verify's limits of a verification
-    or a number (60202, 60203), which asking again cannot lift."""
+    """Whether an answer is a 429 asking to slow down (retried), by its Twilio code."""
     if answer.status != 429:
-        return False
+        return False  # no body to read for every other answer
     code = (json_object(answer.body) or {}).get("code")
-    return code not in VERIFY_LIMITS
+    return asks_to_slow_down(answer.status, code if isinstance(code, int) else None)
